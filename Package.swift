@@ -1,0 +1,37 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Layering (see DESIGN.md): CGustSystem <- GustIO; GustCore <- GustHTTP1; Gust on top of both;
+// the `gust` executable is a thin CLI over the libraries.
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "gust",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gust", targets: ["gust"]),
+        .library(name: "Gust", targets: ["Gust"]),
+        .library(name: "GustCore", targets: ["GustCore"]),
+        .library(name: "GustHTTP1", targets: ["GustHTTP1"]),
+        .library(name: "GustIO", targets: ["GustIO"]),
+        .library(name: "GustDemo", targets: ["GustDemo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "CGustSystem"),
+        .target(name: "GustCore", swiftSettings: strict),
+        .target(name: "GustHTTP1", dependencies: ["GustCore"], swiftSettings: strict),
+        .target(name: "GustIO", dependencies: ["CGustSystem", "GustCore"], swiftSettings: strict),
+        .target(name: "Gust", dependencies: ["GustCore", "GustHTTP1", "GustIO"], swiftSettings: strict),
+        .target(name: "GustDemo", dependencies: ["Gust"], swiftSettings: strict),
+        .executableTarget(
+            name: "gust",
+            dependencies: ["Gust", "GustDemo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        .testTarget(name: "GustCoreTests", dependencies: ["GustCore"], swiftSettings: strict),
+        .testTarget(name: "GustHTTP1Tests", dependencies: ["GustHTTP1", "GustCore"], swiftSettings: strict),
+        .testTarget(name: "GustTests", dependencies: ["Gust", "GustDemo", "GustIO", "GustHTTP1"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,63 @@
+// CGustSystem: the few C declarations Swift's Glibc module cannot reach on Linux.
+// Tiny by design, no logic: epoll (its event struct is packed on x86_64, so Swift never touches
+// it directly), eventfd, accept4 with flags, CPU affinity and signal masks. Called only from
+// GustIO's System wrapper.
+//
+// This header includes no system headers (they would clash with SwiftGlibc's definitions when
+// built with _GNU_SOURCE); its constants are the Linux ABI values, checked against the real
+// macros by _Static_assert in shim.c.
+#ifndef CGUST_SYSTEM_H
+#define CGUST_SYSTEM_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+static const uint32_t CGUST_EPOLLIN = 0x001;
+static const uint32_t CGUST_EPOLLOUT = 0x004;
+static const uint32_t CGUST_EPOLLERR = 0x008;
+static const uint32_t CGUST_EPOLLHUP = 0x010;
+static const uint32_t CGUST_EPOLLRDHUP = 0x2000;
+static const int CGUST_EPOLL_CTL_ADD = 1;
+static const int CGUST_EPOLL_CTL_DEL = 2;
+static const int CGUST_EPOLL_CTL_MOD = 3;
+static const int CGUST_SO_REUSEPORT = 15;
+static const int CGUST_TCP_NODELAY = 1;
+
+/// One epoll event as the kernel lays it out (packed on x86_64).
+#if defined(__x86_64__)
+typedef struct __attribute__((packed)) { uint32_t events; uint64_t data; } cgust_epoll_event;
+#else
+typedef struct { uint32_t events; uint64_t data; } cgust_epoll_event;
+#endif
+
+static inline size_t cgust_epoll_event_size(void) { return sizeof(cgust_epoll_event); }
+static inline uint32_t cgust_epoll_event_flags(const void *events, int i) {
+    return ((const cgust_epoll_event *)events)[i].events;
+}
+static inline uint64_t cgust_epoll_event_data(const void *events, int i) {
+    return ((const cgust_epoll_event *)events)[i].data;
+}
+
+int cgust_epoll_create(void);
+int cgust_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+/// `events` points at room for `max` events of cgust_epoll_event_size() bytes.
+int cgust_epoll_wait(int epfd, void *events, int max, int timeout_ms);
+/// A non-blocking, close-on-exec eventfd.
+int cgust_eventfd(void);
+/// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC.
+int cgust_accept4(int fd);
+/// A TCP socket, non-blocking and close-on-exec.
+int cgust_tcp_socket(int domain);
+/// CPUs in this process's affinity mask (0 if it cannot be read).
+int cgust_available_cpus(void);
+/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (and the threads it creates
+/// afterwards) and ignores SIGPIPE, so that only cgust_wait_for_signal sees termination signals.
+int cgust_block_termination_signals(void);
+/// Waits for SIGINT, SIGTERM or SIGHUP (blocked beforehand); returns the signal number.
+int cgust_wait_for_signal(void);
+/// Names the calling thread (at most 15 bytes are kept).
+void cgust_set_thread_name(const char *name);
+/// Sends `sig` to this process (used to end a signal wait from inside the process).
+int cgust_raise_process(int sig);
+
+#endif /* CGUST_SYSTEM_H */

@@ -1,0 +1,75 @@
+#define _GNU_SOURCE
+#include "CGustSystem.h"
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(cgust_epoll_event) == sizeof(struct epoll_event), "epoll_event layout");
+_Static_assert(EPOLLIN == 0x001 && EPOLLOUT == 0x004 && EPOLLERR == 0x008 && EPOLLHUP == 0x010 &&
+               EPOLLRDHUP == 0x2000, "epoll flags");
+_Static_assert(EPOLL_CTL_ADD == 1 && EPOLL_CTL_DEL == 2 && EPOLL_CTL_MOD == 3, "epoll ops");
+_Static_assert(SO_REUSEPORT == 15 && TCP_NODELAY == 1, "socket options");
+
+int cgust_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int cgust_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event ev;
+    ev.events = events;
+    ev.data.u64 = data;
+    return epoll_ctl(epfd, op, fd, &ev);
+}
+
+int cgust_epoll_wait(int epfd, void *events, int max, int timeout_ms) {
+    return epoll_wait(epfd, (struct epoll_event *)events, max, timeout_ms);
+}
+
+int cgust_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+int cgust_accept4(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
+
+int cgust_tcp_socket(int domain) { return socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); }
+
+int cgust_available_cpus(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;
+    return CPU_COUNT(&set);
+}
+
+static void cgust_termination_set(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
+
+int cgust_block_termination_signals(void) {
+    sigset_t set;
+    cgust_termination_set(&set);
+    signal(SIGPIPE, SIG_IGN);
+    return pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+int cgust_wait_for_signal(void) {
+    sigset_t set;
+    int sig = 0;
+    cgust_termination_set(&set);
+    while (sigwait(&set, &sig) != 0) { }
+    return sig;
+}
+
+int cgust_raise_process(int sig) { return kill(getpid(), sig); }
+
+void cgust_set_thread_name(const char *name) {
+    char shortened[16];
+    size_t n = 0;
+    while (n < 15 && name[n]) { shortened[n] = name[n]; n++; }
+    shortened[n] = 0;
+    pthread_setname_np(pthread_self(), shortened);
+}

@@ -1,0 +1,55 @@
+import GustHTTP1
+import GustIO
+
+/// Everything a `Server` needs to know before it starts. Defaults suit a production server on
+/// a small machine; every limit is documented where it is enforced.
+public struct ServerConfiguration: Sendable {
+    /// Address to listen on: an IPv4 or IPv6 literal or a host name. Default 127.0.0.1.
+    public var host: String = "127.0.0.1"
+    /// Port to listen on; 0 picks a free port (see `Server.port`). Default 8080.
+    public var port: Int = 8080
+    /// Reactor threads, each with its own SO_REUSEPORT listener. Default: one per available CPU.
+    public var reactors: Int = System.availableCPUs()
+    /// Listen backlog (capped by the kernel at net.core.somaxconn). Default 4096.
+    public var backlog: Int = 4096
+    /// Request size limits (414, 431, 413).
+    public var limits = RequestLimits()
+    /// The most connections one reactor holds; past it, new connections are closed at once.
+    /// Default: the process's descriptor limit.
+    public var maxConnectionsPerReactor: Int = System.fileDescriptorLimit()
+    /// Bytes of the per-reactor read buffer that every read lands in. Default 64 KiB.
+    public var readBufferSize: Int = 64 * 1024
+    /// Initial size of the buffer a connection leases while it holds a partial request; it grows
+    /// (up to the request limits) only for larger requests. Default 4 KiB.
+    public var inputLeaseSize: Int = 4 * 1024
+    /// Output bytes gathered from one batch of pipelined requests before they are written
+    /// without waiting for the batch to end. Default 256 KiB.
+    public var flushThreshold: Int = 256 * 1024
+    /// How long a connection closed after an error keeps reading (and discarding) what the
+    /// client still sends, so that the error response is not destroyed by a TCP reset. Default 2 s.
+    public var lingerTimeout: Duration = .seconds(2)
+    /// The `Server` header value. Default "Gust".
+    public var serverName: String = "Gust"
+
+    public init() {}
+
+    /// Checks the values make sense together; the message names the first one that does not.
+    public func validate() throws(ConfigurationError) {
+        guard (0...65535).contains(port) else { throw ConfigurationError("port must be 0...65535, not \(port)") }
+        guard reactors >= 1 && reactors <= 1024 else { throw ConfigurationError("reactors must be 1...1024, not \(reactors)") }
+        guard backlog >= 1 else { throw ConfigurationError("backlog must be positive") }
+        guard maxConnectionsPerReactor >= 1 else { throw ConfigurationError("maxConnectionsPerReactor must be positive") }
+        guard readBufferSize >= 1024 else { throw ConfigurationError("readBufferSize must be at least 1024") }
+        guard inputLeaseSize >= 256 else { throw ConfigurationError("inputLeaseSize must be at least 256") }
+        guard flushThreshold >= 1024 else { throw ConfigurationError("flushThreshold must be at least 1024") }
+        guard serverName.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7f }) else {
+            throw ConfigurationError("serverName must not contain control characters")
+        }
+    }
+}
+
+/// A configuration value that cannot work.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,58 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import GustCore
+import GustIO
+
+extension HTTPEngine {
+    /// Accepts up to 64 pending connections (the rest wait for the next loop iteration, so one
+    /// flood cannot starve the connections already open).
+    ///
+    /// Out of descriptors (EMFILE, ENFILE) or out of slots, the engine stops accepting for
+    /// 100 ms instead of spinning on a listener that stays readable; waiting clients stay in
+    /// the kernel's backlog meanwhile.
+    func acceptConnections() {
+        for _ in 0..<64 {
+            let fd: Int32
+            do {
+                switch try listener.accept() {
+                case .processed(let accepted): fd = accepted
+                case .wouldBlock: return
+                }
+            } catch {
+                switch error.errno {
+                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                    pauseAccepting()
+                    return
+                default:
+                    continue  // ECONNABORTED and the like: that client is gone, try the next
+                }
+            }
+            System.setNoDelay(fd)
+            guard let (id, _) = connections.insert(Connection(fd: fd)) else {
+                System.close(fd)
+                counters.rejected += 1
+                pauseAccepting()
+                return
+            }
+            do {
+                try reactor.register(fd, interest: .readable, token: id.packed)
+            } catch {
+                System.close(fd)
+                connections.remove(id)
+                continue
+            }
+            counters.accepted += 1
+        }
+    }
+
+    func pauseAccepting() {
+        guard !acceptPaused else { return }
+        acceptPaused = true
+        try? reactor.modify(listener.fd, interest: [], token: Self.listenerToken)
+        reactor.schedule(after: .milliseconds(100)) { [unowned self] in
+            acceptPaused = false
+            try? reactor.modify(listener.fd, interest: .readable, token: Self.listenerToken)
+        }
+    }
+}

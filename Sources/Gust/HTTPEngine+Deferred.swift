@@ -1,0 +1,47 @@
+import GustCore
+
+extension HTTPEngine {
+    /// A handler deferred the response of connection `id`; returns the sequence number that
+    /// names this deferral.
+    func noteDeferred(_ id: SlotID) -> UInt32 {
+        guard let c = connections.pointer(to: id) else { return 0 }
+        c.pointee.deferredSequence &+= 1
+        return c.pointee.deferredSequence
+    }
+
+    func isAwaiting(_ id: SlotID, _ sequence: UInt32) -> Bool {
+        guard let c = connections.pointer(to: id) else { return false }
+        return c.pointee.phase == .awaiting && c.pointee.deferredSequence == sequence
+    }
+
+    /// Sends a deferred response and resumes its connection. Called from inside a handler, it
+    /// waits until the reactor is between handlers (`runSoon`), so that no batch is interrupted
+    /// half-written.
+    func completeDeferred(_ id: SlotID, _ sequence: UInt32, _ body: @escaping (inout ResponseWriter) -> Void) -> Bool {
+        guard isAwaiting(id, sequence) else { return false }
+        if handlerDepth > 0 {
+            reactor.runSoon { [unowned self] in _ = completeDeferred(id, sequence, body) }
+            return true
+        }
+        let c = connections.pointer(to: id)!
+        dateCache.pointee.update(epochSeconds: reactor.wallClockSeconds)
+        let mark = output.pointee.writerIndex
+        let isHead = c.pointee.deferredIsHead
+        let version = c.pointee.deferredVersion
+        var writer = ResponseWriter(
+            engine: self, connection: id, keepAlive: c.pointee.deferredKeepAlive, isHead: isHead, version: version,
+            canDefer: false)
+        handlerDepth += 1
+        body(&writer)
+        handlerDepth -= 1
+        c.pointee.phase = .open
+        settle(id, c, &writer, isHead: isHead, version: version)
+        guard emit(id, c, from: mark) else { return true }
+        if c.pointee.phase == .open && c.pointee.output == nil && c.pointee.input != nil {
+            serveLease(id, c)
+        } else {
+            settleConnection(id, c)
+        }
+        return true
+    }
+}

@@ -1,0 +1,220 @@
+import GustCore
+import GustHTTP1
+import GustIO
+
+/// The HTTP/1.1 server side of one reactor: accepts on the reactor's listener, owns its
+/// connections, reads into one shared read buffer, serves every complete request in a read in
+/// order, encodes all their responses into one output buffer and writes them with one `write`.
+///
+/// Memory: per connection, a 48-byte slab record; a connection leases an input buffer only while
+/// it holds a partial request (or requests queued behind a deferred response) and an output
+/// buffer only while the socket will not take its responses. Both go back to small per-reactor
+/// pools as soon as they are empty.
+///
+/// Threading: everything here runs on the reactor's thread; nothing is shared with other
+/// reactors except the immutable route table.
+final class HTTPEngine: ReactorDelegate {
+    unowned let reactor: Reactor
+    let routes: RouteTable
+    let limits: RequestLimits
+    let listener: Listener
+    let connections: Slab<Connection>
+    let readBuffer: UnsafeMutableRawPointer
+    let readBufferSize: Int
+    /// Responses being gathered for the current batch; written from a mark, then truncated.
+    let output: UnsafeMutablePointer<ByteBuffer>
+    /// Parser and header table for requests parsed straight from the read buffer.
+    let scratchParser: UnsafeMutablePointer<RequestParser>
+    let scratchHeaders: UnsafeMutablePointer<HeaderSlot>
+    let dateCache: UnsafeMutablePointer<DateCache>
+    let serverLine: UnsafeBufferPointer<UInt8>
+    let inputLeaseSize: Int
+    let outputLeaseSize: Int
+    let flushThreshold: Int
+    let lingerTimeout: Duration
+    var freeInputLeases: [UnsafeMutablePointer<InputLease>] = []
+    var freeOutputLeases: [UnsafeMutablePointer<ByteBuffer>] = []
+    var acceptPaused = false
+    /// Handlers running now (a deferred response completed from inside one waits until after).
+    var handlerDepth = 0
+    var counters = EngineCounters()
+
+    static let listenerToken = UInt64.max - 1
+    static let maximumCachedLeases = 256
+    /// The most bytes a lingering connection may send before it is closed outright.
+    static let lingerByteBudget = 1 << 20
+
+    init(reactor: Reactor, listener: Listener, routes: RouteTable, configuration: ServerConfiguration) {
+        self.reactor = reactor
+        self.routes = routes
+        self.listener = listener
+        limits = configuration.limits
+        connections = Slab(maximumCount: configuration.maxConnectionsPerReactor)
+        readBufferSize = configuration.readBufferSize
+        readBuffer = .allocate(byteCount: readBufferSize, alignment: 64)
+        output = .allocate(capacity: 1)
+        output.initialize(to: ByteBuffer(capacity: 64 * 1024))
+        scratchParser = .allocate(capacity: 1)
+        scratchParser.initialize(to: RequestParser())
+        scratchHeaders = .allocate(capacity: limits.maxHeaderCount)
+        dateCache = .allocate(capacity: 1)
+        dateCache.initialize(to: DateCache(epochSeconds: reactor.wallClockSeconds))
+        serverLine = InternedBytes.intern("Server: \(configuration.serverName)\r\n")
+        inputLeaseSize = configuration.inputLeaseSize
+        outputLeaseSize = 16 * 1024
+        flushThreshold = configuration.flushThreshold
+        lingerTimeout = configuration.lingerTimeout
+        do {
+            try reactor.register(listener.fd, interest: .readable, token: Self.listenerToken)
+        } catch {
+            fatalError("reactor \(reactor.id): cannot watch the listener: \(error)")
+        }
+    }
+
+    deinit {
+        readBuffer.deallocate()
+        output.deinitialize(count: 1)
+        output.deallocate()
+        scratchParser.deallocate()
+        scratchHeaders.deallocate()
+        dateCache.deinitialize(count: 1)
+        dateCache.deallocate()
+        for lease in freeInputLeases {
+            lease.deinitialize(count: 1)
+            lease.deallocate()
+        }
+        for lease in freeOutputLeases {
+            lease.deinitialize(count: 1)
+            lease.deallocate()
+        }
+    }
+
+    // MARK: ReactorDelegate
+
+    func reactor(_ reactor: Reactor, ready token: UInt64, events: Events) {
+        if token == Self.listenerToken {
+            acceptConnections()
+            return
+        }
+        let id = SlotID(packed: token)
+        guard let c = connections.pointer(to: id) else { return }  // closed earlier in this batch
+        dateCache.pointee.update(epochSeconds: reactor.wallClockSeconds)
+        if events.contains(.writable) {
+            writeReady(id, c)
+            return  // level-triggered: anything else is reported again
+        }
+        switch c.pointee.phase {
+        case .open:
+            readAndServe(id, c)
+        case .lingering:
+            readAndDiscard(id, c)
+        case .awaiting, .closing:
+            // Watching only for the peer leaving (read hang-up, hang-up or error).
+            close(id, c)
+        }
+    }
+
+    func reactor(_ reactor: Reactor, timerFired payload: UInt64) {
+        // Connection timers carry the slot index and the low 31 bits of its generation.
+        guard let id = connections.id(atIndex: Int(payload & 0xffff_ffff)),
+            UInt64(id.generation & 0x7fff_ffff) == payload >> 32,
+            let c = connections.pointer(to: id)
+        else { return }
+        c.pointee.timer = .none
+        if c.pointee.phase == .lingering { close(id, c) }
+    }
+
+    func reactorWillStop(_ reactor: Reactor) {
+        connections.forEachID { id in
+            if let c = connections.pointer(to: id) { close(id, c) }
+        }
+        reactor.deregister(listener.fd)
+    }
+
+    /// The payload for a timer that belongs to connection `id`.
+    func timerPayload(_ id: SlotID) -> UInt64 {
+        UInt64(id.generation & 0x7fff_ffff) << 32 | UInt64(id.index)
+    }
+
+    // MARK: Leases
+
+    /// An input lease with room for at least `capacity` bytes.
+    func takeInputLease(capacity: Int) -> UnsafeMutablePointer<InputLease> {
+        let lease: UnsafeMutablePointer<InputLease>
+        if let cached = freeInputLeases.popLast() {
+            lease = cached
+        } else {
+            lease = .allocate(capacity: 1)
+            lease.initialize(to: InputLease(capacity: inputLeaseSize, headerCapacity: limits.maxHeaderCount))
+        }
+        if lease.pointee.buffer.capacity < capacity { lease.pointee.buffer.grow(minimumCapacity: capacity) }
+        counters.inputLeases += 1
+        return lease
+    }
+
+    func releaseInputLease(_ lease: UnsafeMutablePointer<InputLease>) {
+        counters.inputLeases -= 1
+        if freeInputLeases.count >= Self.maximumCachedLeases {
+            lease.deinitialize(count: 1)
+            lease.deallocate()
+            return
+        }
+        if lease.pointee.buffer.capacity > inputLeaseSize {
+            lease.pointee.buffer.shrink(to: inputLeaseSize)
+        }
+        lease.pointee.buffer.clear()
+        lease.pointee.parser.pointee.reset()
+        lease.pointee.sentContinue = false
+        freeInputLeases.append(lease)
+    }
+
+    /// An output lease holding a copy of `bytes`.
+    func takeOutputLease(copying bytes: UnsafeRawBufferPointer) -> UnsafeMutablePointer<ByteBuffer> {
+        let lease: UnsafeMutablePointer<ByteBuffer>
+        if let cached = freeOutputLeases.popLast() {
+            lease = cached
+        } else {
+            lease = .allocate(capacity: 1)
+            lease.initialize(to: ByteBuffer(capacity: outputLeaseSize))
+        }
+        lease.pointee.append(bytes)
+        counters.outputLeases += 1
+        return lease
+    }
+
+    func releaseOutputLease(_ lease: UnsafeMutablePointer<ByteBuffer>) {
+        counters.outputLeases -= 1
+        if freeOutputLeases.count >= Self.maximumCachedLeases {
+            lease.deinitialize(count: 1)
+            lease.deallocate()
+            return
+        }
+        if lease.pointee.capacity > outputLeaseSize {
+            lease.pointee.shrink(to: outputLeaseSize)
+        }
+        lease.pointee.clear()
+        freeOutputLeases.append(lease)
+    }
+
+    // MARK: Stats
+
+    func snapshot() -> ServerStats.Reactor {
+        ServerStats.Reactor(
+            id: reactor.id, connections: connections.count, accepted: counters.accepted,
+            closed: counters.closed, rejected: counters.rejected, requests: counters.requests,
+            badRequests: counters.badRequests, inputLeases: counters.inputLeases,
+            outputLeases: counters.outputLeases, cachedLeases: freeInputLeases.count + freeOutputLeases.count,
+            connectionRecordBytes: MemoryLayout<Connection>.stride, pendingTimers: reactor.pendingTimers)
+    }
+}
+
+/// Counters one engine keeps; plain integers, touched only by its reactor.
+struct EngineCounters {
+    var accepted = 0
+    var closed = 0
+    var rejected = 0
+    var requests = 0
+    var badRequests = 0
+    var inputLeases = 0
+    var outputLeases = 0
+}

@@ -1,0 +1,193 @@
+import GustCore
+import GustHTTP1
+
+/// Writes one response straight into the connection's output buffer: status line, `Server`,
+/// `Content-Type`, `Content-Length`, `Date`, `Connection` when needed, any headers added with
+/// `header(_:_:)`, then the body. Everything but the body and custom headers is precomputed
+/// bytes; the `Date` line is re-formatted once a second per reactor.
+///
+/// A handler sends exactly one response (later `send`s are ignored), or calls `deferResponse()`
+/// to answer later without blocking the reactor. If it does neither, the server answers 500.
+/// For HEAD requests the body is measured for `Content-Length` but not sent; 1xx, 204 and 304
+/// responses carry neither body nor `Content-Length`.
+///
+/// Threading: reactor thread only. Cost: a handful of copies into a buffer that only grows when
+/// a response is larger than anything before; no allocation.
+public struct ResponseWriter: ~Copyable {
+    enum State: UInt8 { case pending, sent, deferred }
+
+    @usableFromInline let out: UnsafeMutablePointer<ByteBuffer>
+    let date: UnsafeRawBufferPointer
+    let serverLine: UnsafeBufferPointer<UInt8>
+    unowned(unsafe) let engine: HTTPEngine
+    let connection: SlotID
+    /// Where this response starts in `out`.
+    let start: Int
+    /// Bytes of header lines added with `header(_:_:)`, kept at `start` until `send`.
+    var extraHeaderBytes = 0
+    var state: State = .pending
+    /// Whether the connection stays open after this response.
+    public private(set) var keepAlive: Bool
+    let isHead: Bool
+    let version: HTTPVersion
+    /// Deferring is not allowed when this writer completes an already deferred response.
+    let canDefer: Bool
+
+    init(engine: HTTPEngine, connection: SlotID, keepAlive: Bool, isHead: Bool, version: HTTPVersion, canDefer: Bool = true) {
+        self.engine = engine
+        out = engine.output
+        date = engine.dateCache.pointee.line
+        serverLine = engine.serverLine
+        self.connection = connection
+        start = engine.output.pointee.writerIndex
+        self.keepAlive = keepAlive
+        self.isHead = isHead
+        self.version = version
+        self.canDefer = canDefer
+    }
+
+    /// Whether a response was sent (or deferred).
+    public var isSent: Bool { state != .pending }
+
+    // MARK: Sending
+
+    /// Sends `body` as `text/plain` with status 200.
+    public mutating func send(_ body: StaticString) {
+        send(.ok, contentType: .plainText, body)
+    }
+
+    /// Sends a response whose body is a literal. No allocation.
+    public mutating func send(_ status: HTTPStatus, contentType: ContentType? = .plainText, _ body: StaticString) {
+        finish(status, contentType, UnsafeRawBufferPointer(start: body.utf8Start, count: body.utf8CodeUnitCount))
+    }
+
+    /// Sends a response whose body is `body`'s UTF-8 bytes.
+    public mutating func send(_ status: HTTPStatus = .ok, contentType: ContentType? = .plainTextUTF8, _ body: String) {
+        body.withUTF8Bytes { finish(status, contentType, UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Sends a response whose body is `bytes`.
+    public mutating func send(_ status: HTTPStatus = .ok, contentType: ContentType? = .octetStream, bytes: [UInt8]) {
+        bytes.withUnsafeBytes { finish(status, contentType, $0) }
+    }
+
+    /// Sends a response whose body is copied from `bytes` (which may point into the request).
+    public mutating func send(_ status: HTTPStatus = .ok, contentType: ContentType? = .octetStream, unsafeBytes bytes: UnsafeRawBufferPointer) {
+        finish(status, contentType, bytes)
+    }
+
+    /// Sends a response with an empty body.
+    public mutating func send(_ status: HTTPStatus) {
+        finish(status, nil, UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+
+    // MARK: Headers and connection
+
+    /// Adds a header line to the response (call before `send`). Framing and connection headers
+    /// belong to the server: `Content-Length` and `Transfer-Encoding` are ignored, and
+    /// `Connection: close` closes the connection after the response. A name that is not a token,
+    /// or a value with control characters (CR, LF, ...), is not sent: it would split the response.
+    public mutating func header(_ name: String, _ value: String) {
+        guard state == .pending else { return }
+        name.withUTF8Bytes { n in
+            value.withUTF8Bytes { v in addHeader(n, v) }
+        }
+    }
+
+    /// Closes the connection after this response (sends `Connection: close`).
+    public mutating func closeConnection() { keepAlive = false }
+
+    // MARK: Deferring
+
+    /// Takes the response out of the handler: the handler returns, the reactor goes on serving
+    /// other connections, and the response is sent later with `DeferredResponse.respond` (on
+    /// this reactor's thread). Requests pipelined behind this one wait for it, in order.
+    public mutating func deferResponse() -> DeferredResponse {
+        precondition(canDefer && state == .pending, "deferResponse() on a response that is sent, deferred or completing a deferral")
+        state = .deferred
+        return DeferredResponse(engine: engine, connection: connection, sequence: engine.noteDeferred(connection))
+    }
+
+    /// Answers after `delay` without blocking the reactor: `body` runs on this reactor's thread
+    /// when the time comes, with a writer for this response. Allocates the closure and a timer.
+    public mutating func respond(after delay: Duration, _ body: @escaping (inout ResponseWriter) -> Void) {
+        let deferred = deferResponse()
+        engine.reactor.schedule(after: delay) { deferred.respond(body) }
+    }
+
+    // MARK: Encoding
+
+    mutating func addHeader(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) {
+        guard !name.isEmpty, name.allSatisfy(Self.isToken), value.allSatisfy(Self.isFieldByte) else { return }
+        func named(_ s: StaticString) -> Bool {
+            name.count == s.utf8CodeUnitCount && asciiCaseInsensitiveEqual(name.baseAddress!, s.utf8Start, name.count)
+        }
+        if named("content-length") || named("transfer-encoding") { return }
+        if named("connection") {
+            let close: StaticString = "close"
+            if value.count == 5 && asciiCaseInsensitiveEqual(value.baseAddress!, close.utf8Start, 5) { keepAlive = false }
+            return
+        }
+        out.pointee.append(UnsafeRawBufferPointer(name))
+        out.pointee.append(": ")
+        out.pointee.append(UnsafeRawBufferPointer(value))
+        out.pointee.append("\r\n")
+        extraHeaderBytes = out.pointee.writerIndex - start
+    }
+
+    static func isToken(_ c: UInt8) -> Bool {
+        switch c {
+        case 0x30...0x39, 0x41...0x5a, 0x61...0x7a: true
+        case 0x21, 0x23...0x27, 0x2a, 0x2b, 0x2d, 0x2e, 0x5e, 0x5f, 0x60, 0x7c, 0x7e: true
+        default: false
+        }
+    }
+
+    static func isFieldByte(_ c: UInt8) -> Bool { (c >= 0x20 && c != 0x7f) || c == 0x09 }
+
+    mutating func finish(_ status: HTTPStatus, _ contentType: ContentType?, _ body: UnsafeRawBufferPointer) {
+        guard state == .pending else { return }
+        state = .sent
+        let bodyless = status.code < 200 || status.code == 204 || status.code == 304
+        let connectionLine: StaticString? =
+            !keepAlive ? "Connection: close\r\n" : (version == .http1_0 ? "Connection: keep-alive\r\n" : nil)
+        let lengthLine: StaticString = "Content-Length: "
+        let statusLine = status.statusLine
+        var prefix = statusLine.count + serverLine.count + date.count
+        if let contentType { prefix += contentType.line.count }
+        if !bodyless { prefix += lengthLine.utf8CodeUnitCount + Self.decimalDigits(body.count) + 2 }
+        if let connectionLine { prefix += connectionLine.utf8CodeUnitCount }
+        let sentBody = bodyless || isHead ? 0 : body.count
+
+        let buffer = out
+        buffer.pointee.reserveWritable(prefix + 2 + sentBody)
+        if extraHeaderBytes > 0 {
+            let base = buffer.pointee.base + start
+            (base + prefix).copyMemory(from: base, byteCount: extraHeaderBytes)  // memmove
+        }
+        buffer.pointee.writerIndex = start
+        buffer.pointee.append(UnsafeRawBufferPointer(statusLine))
+        buffer.pointee.append(UnsafeRawBufferPointer(serverLine))
+        if let contentType { buffer.pointee.append(UnsafeRawBufferPointer(contentType.line)) }
+        if !bodyless {
+            buffer.pointee.append(lengthLine)
+            buffer.pointee.appendDecimal(body.count)
+            buffer.pointee.append("\r\n")
+        }
+        buffer.pointee.append(date)
+        if let connectionLine { buffer.pointee.append(connectionLine) }
+        buffer.pointee.writerIndex += extraHeaderBytes
+        buffer.pointee.append("\r\n")
+        if sentBody > 0 { buffer.pointee.append(body) }
+    }
+
+    @inline(__always) static func decimalDigits(_ n: Int) -> Int {
+        var digits = 1
+        var v = n
+        while v >= 10 {
+            v /= 10
+            digits += 1
+        }
+        return digits
+    }
+}

@@ -1,0 +1,107 @@
+import GustCore
+import GustHTTP1
+import GustIO
+import Synchronization
+
+/// An HTTP/1.1 server: N reactor threads, each with its own SO_REUSEPORT listener, serving one
+/// immutable route table.
+///
+///     let router = Router()
+///     router.get("/plaintext") { _, res in res.send("Hello, World!") }
+///     let server = Server(configuration: config, router: router)
+///     try server.run()  // until SIGINT or SIGTERM
+///
+/// Threading: `start`, `shutdown` and `stats` may be called from any thread.
+public final class Server: Sendable {
+    public let configuration: ServerConfiguration
+    let routes: RouteTable
+
+    struct Running {
+        var group: ReactorGroup
+        var listeners: [Listener]
+        var port: Int
+    }
+
+    let running = Mutex<Running?>(nil)
+
+    /// Compiles `router` (later changes to it do not reach this server).
+    public init(configuration: ServerConfiguration = ServerConfiguration(), router: Router) {
+        self.configuration = configuration
+        self.routes = router.compile()
+    }
+
+    /// The port the server listens on (the real one when configured with 0); nil before `start`.
+    public var port: Int? { running.withLock { $0?.port } }
+
+    /// Binds one listener per reactor and starts the reactor threads. Throws `ConfigurationError`
+    /// or `SystemError` (e.g. the address is in use); nothing is left running on failure.
+    public func start() throws {
+        try configuration.validate()
+        try running.withLock { (running: inout Running?) throws in
+            precondition(running == nil, "server already started")
+            let configuration = self.configuration
+            var listeners: [Listener] = []
+            do {
+                var address = try SocketAddress(host: configuration.host, port: configuration.port)
+                let backlog = Int32(clamping: configuration.backlog)
+                for _ in 0..<configuration.reactors {
+                    let listener = try Listener.bind(address, backlog: backlog)
+                    listeners.append(listener)
+                    if address.port == 0 { address = try SocketAddress(host: configuration.host, port: listener.port) }
+                }
+                let group = try ReactorGroup(count: configuration.reactors)
+                let routes = self.routes
+                let bound = listeners
+                group.start { reactor in
+                    HTTPEngine(reactor: reactor, listener: bound[reactor.id], routes: routes, configuration: configuration)
+                }
+                running = Running(group: group, listeners: listeners, port: listeners[0].port)
+            } catch {
+                for listener in listeners { listener.close() }
+                throw error
+            }
+        }
+    }
+
+    /// Stops every reactor (open connections are closed, not drained), waits for their threads
+    /// and closes the listeners. Safe to call more than once.
+    public func shutdown() {
+        guard let stopped = running.withLock({ r -> Running? in
+            let was = r
+            r = nil
+            return was
+        }) else { return }
+        stopped.group.stop()
+        stopped.group.join()
+        for listener in stopped.listeners { listener.close() }
+    }
+
+    /// Starts, serves until SIGINT, SIGTERM or SIGHUP, then shuts down. Blocks the calling thread.
+    /// `onStart` runs once the listeners are bound (e.g. to print the address).
+    public func run(onStart: (Server) -> Void = { _ in }) throws {
+        Signals.blockTermination()
+        try start()
+        onStart(self)
+        _ = Signals.waitForTermination()
+        shutdown()
+    }
+
+    /// A snapshot of every reactor's counters, each read on its own thread.
+    public func stats() async -> ServerStats {
+        guard let handles = running.withLock({ $0?.group.handles }) else { return ServerStats(reactors: []) }
+        let collected = Mutex<[ServerStats.Reactor]>([])
+        return await withCheckedContinuation { (done: CheckedContinuation<ServerStats, Never>) in
+            for handle in handles {
+                handle.execute { reactor in
+                    guard let engine = reactor.delegate as? HTTPEngine else { return }
+                    let snapshot = engine.snapshot()
+                    let all = collected.withLock { list -> [ServerStats.Reactor]? in
+                        list.append(snapshot)
+                        return list.count == handles.count ? list : nil
+                    }
+                    if let all { done.resume(returning: ServerStats(reactors: all.sorted { $0.id < $1.id })) }
+                }
+            }
+        }
+    }
+}

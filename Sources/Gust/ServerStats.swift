@@ -1,0 +1,38 @@
+/// A snapshot of what the reactors hold and have done, gathered from each on its own thread.
+public struct ServerStats: Sendable, CustomStringConvertible {
+    public struct Reactor: Sendable {
+        public var id: Int
+        /// Open connections.
+        public var connections: Int
+        public var accepted: Int
+        public var closed: Int
+        /// Connections closed at once because the reactor held its maximum.
+        public var rejected: Int
+        public var requests: Int
+        /// Requests answered with a 4xx/5xx for malformed or unsupported input.
+        public var badRequests: Int
+        /// Input buffers leased by connections holding partial requests.
+        public var inputLeases: Int
+        /// Output buffers leased by connections with unsent output.
+        public var outputLeases: Int
+        /// Free buffers kept for reuse.
+        public var cachedLeases: Int
+        /// Size of one connection record in the slab.
+        public var connectionRecordBytes: Int
+        public var pendingTimers: Int
+    }
+
+    public var reactors: [Reactor]
+
+    public var connections: Int { reactors.reduce(0) { $0 + $1.connections } }
+    public var requests: Int { reactors.reduce(0) { $0 + $1.requests } }
+    public var accepted: Int { reactors.reduce(0) { $0 + $1.accepted } }
+    public var badRequests: Int { reactors.reduce(0) { $0 + $1.badRequests } }
+    public var inputLeases: Int { reactors.reduce(0) { $0 + $1.inputLeases } }
+    public var outputLeases: Int { reactors.reduce(0) { $0 + $1.outputLeases } }
+
+    public var description: String {
+        "connections=\(connections) accepted=\(accepted) requests=\(requests) badRequests=\(badRequests) "
+            + "inputLeases=\(inputLeases) outputLeases=\(outputLeases)"
+    }
+}

@@ -1,0 +1,138 @@
+/// An owned, growable run of bytes with a read and a write index.
+///
+/// Bytes `[readerIndex, writerIndex)` are readable; `[writerIndex, capacity)` are writable.
+/// Appends grow the storage by doubling (the only allocation); a buffer that starts with a
+/// capacity it never exceeds allocates once, when made.
+///
+/// Threading: not thread-safe; each buffer belongs to one reactor.
+/// Unsafe: this file and `BufferPool` are where GustCore touches raw memory. `base` is exposed for
+/// the I/O layer to `read(2)` into and `write(2)` from; it is invalidated by any call that grows.
+public struct ByteBuffer: ~Copyable {
+    public private(set) var base: UnsafeMutableRawPointer
+    public private(set) var capacity: Int
+    public var readerIndex: Int = 0
+    public var writerIndex: Int = 0
+
+    /// Allocates `capacity` bytes (at least 1).
+    public init(capacity: Int) {
+        self.capacity = max(capacity, 1)
+        base = .allocate(byteCount: self.capacity, alignment: 16)
+    }
+
+    /// Takes ownership of memory from a `BufferPool` (or any `allocate(byteCount:alignment: 16)`).
+    public init(adopting base: UnsafeMutableRawPointer, capacity: Int) {
+        self.base = base
+        self.capacity = capacity
+    }
+
+    deinit { base.deallocate() }
+
+    /// Gives up ownership of the storage without freeing it (for returning it to a pool).
+    public consuming func relinquish() -> (base: UnsafeMutableRawPointer, capacity: Int) {
+        let result = (base, capacity)
+        discard self
+        return result
+    }
+
+    @inlinable public var readableBytes: Int { writerIndex &- readerIndex }
+    @inlinable public var writableBytes: Int { capacity &- writerIndex }
+    @inlinable public var isEmpty: Bool { writerIndex == readerIndex }
+
+    /// The readable bytes. Valid until the buffer is next mutated.
+    @inlinable public var readable: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base + readerIndex, count: writerIndex &- readerIndex)
+    }
+
+    /// Start of the writable region.
+    @inlinable public var writePointer: UnsafeMutableRawPointer { base + writerIndex }
+
+    /// Ensures at least `count` writable bytes, growing (doubling) if needed. Keeps indices.
+    @inlinable public mutating func reserveWritable(_ count: Int) {
+        if capacity &- writerIndex < count { grow(minimumCapacity: writerIndex &+ count) }
+    }
+
+    /// Reallocates to at least `minimumCapacity`, copying the bytes up to `writerIndex`.
+    public mutating func grow(minimumCapacity: Int) {
+        var newCapacity = capacity
+        while newCapacity < minimumCapacity { newCapacity = newCapacity &* 2 }
+        let bigger = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+        bigger.copyMemory(from: base, byteCount: writerIndex)
+        base.deallocate()
+        base = bigger
+        capacity = newCapacity
+    }
+
+    /// Replaces the storage with a fresh allocation of `capacity` bytes, dropping its contents.
+    /// Used to hand back memory after a rare, very large response.
+    public mutating func shrink(to capacity: Int) {
+        base.deallocate()
+        self.capacity = max(capacity, 1)
+        base = .allocate(byteCount: self.capacity, alignment: 16)
+        readerIndex = 0
+        writerIndex = 0
+    }
+
+    @inlinable public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        let n = bytes.count
+        guard n > 0 else { return }
+        reserveWritable(n)
+        (base + writerIndex).copyMemory(from: bytes.baseAddress.unsafelyUnwrapped, byteCount: n)
+        writerIndex &+= n
+    }
+
+    @inlinable public mutating func append(_ string: StaticString) {
+        reserveWritable(string.utf8CodeUnitCount)
+        (base + writerIndex).copyMemory(from: string.utf8Start, byteCount: string.utf8CodeUnitCount)
+        writerIndex &+= string.utf8CodeUnitCount
+    }
+
+    @inlinable public mutating func append(_ byte: UInt8) {
+        reserveWritable(1)
+        base.storeBytes(of: byte, toByteOffset: writerIndex, as: UInt8.self)
+        writerIndex &+= 1
+    }
+
+    /// Appends `value` in decimal. No allocation.
+    @inlinable public mutating func appendDecimal(_ value: Int) {
+        reserveWritable(20)
+        writerIndex &+= DecimalFormatter.write(value, to: base + writerIndex)
+    }
+
+    /// Makes the readable bytes start at offset 0 (one `memmove` of the readable bytes).
+    public mutating func discardReadBytes() {
+        let n = readableBytes
+        if readerIndex > 0 && n > 0 { base.copyMemory(from: base + readerIndex, byteCount: n) }
+        readerIndex = 0
+        writerIndex = n
+    }
+
+    /// Forgets all bytes.
+    @inlinable public mutating func clear() {
+        readerIndex = 0
+        writerIndex = 0
+    }
+}
+
+/// Decimal formatting into raw memory without allocation.
+public enum DecimalFormatter {
+    /// Writes `value` (which may be negative) at `to`; returns the number of bytes written (≤ 20).
+    @inlinable public static func write(_ value: Int, to: UnsafeMutableRawPointer) -> Int {
+        var v = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch, filled from the end
+        return withUnsafeMutableBytes(of: &digits) { scratch -> Int in
+            var i = scratch.count
+            repeat {
+                i &-= 1
+                scratch[i] = UInt8(truncatingIfNeeded: v % 10) &+ 48
+                v /= 10
+            } while v != 0
+            if value < 0 {
+                i &-= 1
+                scratch[i] = 45  // "-"
+            }
+            let n = scratch.count &- i
+            to.copyMemory(from: scratch.baseAddress.unsafelyUnwrapped + i, byteCount: n)
+            return n
+        }
+    }
+}

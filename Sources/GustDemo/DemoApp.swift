@@ -1,0 +1,45 @@
+import Gust
+
+/// The app `gust serve` runs: the routes of the TechEmpower-style benchmarks plus a few that
+/// exercise bodies and deferred responses.
+public enum DemoApp {
+    /// The longest `/delay` allowed, in milliseconds.
+    public static let maximumDelayMilliseconds = 60_000
+
+    static let index: StaticString = """
+        Gust demo
+        GET  /plaintext   Hello, World! as text/plain
+        GET  /json        {"message":"Hello, World!"} as application/json
+        POST /echo        the request body back
+        GET  /delay?ms=N  answers after N milliseconds (0...60000), without blocking its reactor
+
+        """
+
+    public static func makeRouter() -> Router {
+        let router = Router()
+        router.get("/") { _, res in
+            res.send(.ok, contentType: .plainTextUTF8, index)
+        }
+        router.get("/plaintext") { _, res in
+            res.send(.ok, contentType: .plainText, "Hello, World!")
+        }
+        router.get("/json") { _, res in
+            res.send(.ok, contentType: .json, #"{"message":"Hello, World!"}"#)
+        }
+        router.post("/echo") { req, res in
+            if let type = req.header("Content-Type") { res.header("Content-Type", type) }
+            req.withUnsafeBody { body in
+                res.send(.ok, contentType: req.header("Content-Type") == nil ? .octetStream : nil, unsafeBytes: body)
+            }
+        }
+        router.get("/delay") { req, res in
+            guard let ms = req.queryInt("ms"), (0...maximumDelayMilliseconds).contains(ms) else {
+                return res.send(.badRequest, "ms must be an integer from 0 to \(maximumDelayMilliseconds)\n")
+            }
+            res.respond(after: .milliseconds(ms)) { res in
+                res.send(.ok, "waited \(ms) ms\n")
+            }
+        }
+        return router
+    }
+}

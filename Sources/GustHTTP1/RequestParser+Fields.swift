@@ -1,0 +1,83 @@
+extension RequestParser {
+    /// Applies the rules of the few fields the parser itself must understand, as each field line
+    /// completes. Names are matched by length first, so other fields cost one switch.
+    @inline(__always)
+    mutating func noteField(_ slot: HeaderSlot, _ p: UnsafePointer<UInt8>) -> HTTPParseError? {
+        let name = p + Int(slot.nameOffset)
+        let value = p + Int(slot.valueOffset)
+        let valueLength = Int(slot.valueLength)
+        @inline(__always) func named(_ s: StaticString) -> Bool {
+            asciiCaseInsensitiveEqual(name, s.utf8Start, s.utf8CodeUnitCount)
+        }
+        switch slot.nameLength {
+        case 4 where named("host"):
+            hostCount = hostCount < 2 ? hostCount + 1 : 2
+            return Self.isValidHost(value, valueLength) ? nil : .invalidHost
+        case 6 where named("expect"):
+            if valueLength == 12 && asciiCaseInsensitiveEqual(value, ("100-continue" as StaticString).utf8Start, 12) {
+                flags.insert(.expectContinue)
+            }
+        case 7 where named("upgrade"):
+            flags.insert(.upgrade)
+        case 10 where named("connection"):
+            noteConnectionOptions(value, valueLength)
+        case 14 where named("content-length"):
+            return noteContentLength(value, valueLength)
+        case 17 where named("transfer-encoding"):
+            flags.insert(.transferEncoding)
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// `Content-Length = 1*DIGIT` (RFC 9110 §8.6). Strict: no sign, no list, no empty value;
+    /// repeated fields must agree.
+    mutating func noteContentLength(_ value: UnsafePointer<UInt8>, _ n: Int) -> HTTPParseError? {
+        guard n > 0 else { return .invalidContentLength }
+        var length: Int64 = 0
+        for k in 0..<n {
+            let digit = value[k] &- 0x30
+            guard digit < 10 else { return .invalidContentLength }
+            // Saturate: anything over 10^17 is far beyond any body limit.
+            length = length > 100_000_000_000_000_000 ? Int64.max : length * 10 + Int64(digit)
+        }
+        if contentLength >= 0 && contentLength != length { return .conflictingContentLength }
+        contentLength = length
+        return nil
+    }
+
+    /// Records `close` and `keep-alive` among the comma-separated connection options.
+    mutating func noteConnectionOptions(_ value: UnsafePointer<UInt8>, _ n: Int) {
+        var k = 0
+        while k < n {
+            while k < n && (value[k] == 0x2c || CharacterClass.isWhitespace(value[k])) { k += 1 }
+            let start = k
+            while k < n && value[k] != 0x2c && !CharacterClass.isWhitespace(value[k]) { k += 1 }
+            let length = k - start
+            if length == 5 && asciiCaseInsensitiveEqual(value + start, ("close" as StaticString).utf8Start, 5) {
+                flags.insert(.connectionClose)
+            } else if length == 10
+                && asciiCaseInsensitiveEqual(value + start, ("keep-alive" as StaticString).utf8Start, 10)
+            {
+                flags.insert(.connectionKeepAlive)
+            }
+        }
+    }
+
+    /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2): reg-name characters, IP-literal brackets,
+    /// percent signs and the port colon. Empty is allowed (a target with no authority).
+    static func isValidHost(_ value: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        for k in 0..<n {
+            let c = value[k]
+            switch c {
+            case 0x30...0x39, 0x41...0x5a, 0x61...0x7a: continue  // digits, letters
+            case 0x2d, 0x2e, 0x5f, 0x7e: continue  // - . _ ~
+            case 0x21, 0x24, 0x26...0x2c, 0x3b, 0x3d: continue  // ! $ & ' ( ) * + , ; =
+            case 0x25, 0x3a, 0x5b, 0x5d: continue  // % : [ ]
+            default: return false
+            }
+        }
+        return true
+    }
+}

@@ -1,0 +1,187 @@
+import CGustSystem
+import GustCore
+
+/// What a reactor calls back into: the protocol layer above GustIO (the HTTP server, the load
+/// generator). All calls arrive on the reactor's thread.
+public protocol ReactorDelegate: AnyObject {
+    /// A registered descriptor is ready. `token` is what it was registered with.
+    func reactor(_ reactor: Reactor, ready token: UInt64, events: Events)
+    /// A timer scheduled with `scheduleTimer(at:payload:)` expired.
+    func reactor(_ reactor: Reactor, timerFired payload: UInt64)
+    /// The reactor is stopping: close every descriptor and release every buffer.
+    func reactorWillStop(_ reactor: Reactor)
+}
+
+/// One event loop on one thread: an epoll set, an eventfd for wake-ups, a job queue, and a hashed
+/// timer wheel. Shared-nothing: a reactor's state is touched only by its own thread; other
+/// threads reach it through its `ReactorHandle`.
+///
+/// Each loop iteration: one `epoll_wait` (timeout from the timer wheel), one monotonic-clock read,
+/// the ready events in order, then the expired timers. Level-triggered, so a delegate may leave
+/// unread data for the next iteration.
+public final class Reactor {
+    public let handle: ReactorHandle
+    public var id: Int { handle.id }
+    @usableFromInline let epollFD: Int32
+    let events: UnsafeMutableRawPointer
+    let maxEvents: Int32
+    var timers: TimerWheel
+    var callbacks: [UInt64: () -> Void] = [:]
+    var nextCallbackKey: UInt64 = 0
+    var soon: [() -> Void] = []
+    var running = false
+
+    /// The delegate the loop is running with (nil before `run`).
+    public private(set) var delegate: (any ReactorDelegate)?
+
+    /// The monotonic time at the start of this loop iteration.
+    public private(set) var now: Instant
+    /// Wall-clock seconds since the epoch at the start of this loop iteration.
+    public private(set) var wallClockSeconds: Int64
+    /// Number of loop iterations so far.
+    public private(set) var iterations: UInt64 = 0
+
+    static let wakeToken = UInt64.max
+    /// Timer payloads with this bit set are the reactor's own closure timers.
+    static let callbackBit: UInt64 = 1 << 63
+
+    /// Makes the reactor for `handle`; call on the thread that will run it.
+    public init(handle: ReactorHandle, maxEventsPerWait: Int = 512) {
+        self.handle = handle
+        epollFD = handle.epollFD
+        maxEvents = Int32(maxEventsPerWait)
+        events = .allocate(byteCount: maxEventsPerWait * cgust_epoll_event_size(), alignment: 16)
+        now = System.monotonicNow()
+        wallClockSeconds = System.wallClockSeconds()
+        timers = TimerWheel(now: now)
+    }
+
+    deinit { events.deallocate() }
+
+    // MARK: Descriptors
+
+    /// Adds `fd` to the epoll set; its readiness is reported with `token` (not `UInt64.max`).
+    @inlinable public func register(_ fd: Int32, interest: Events, token: UInt64) throws(SystemError) {
+        try System.epollControl(epollFD, CGUST_EPOLL_CTL_ADD, fd, events: interest.rawValue, data: token)
+    }
+
+    /// Changes what `fd` is watched for.
+    @inlinable public func modify(_ fd: Int32, interest: Events, token: UInt64) throws(SystemError) {
+        try System.epollControl(epollFD, CGUST_EPOLL_CTL_MOD, fd, events: interest.rawValue, data: token)
+    }
+
+    /// Removes `fd` from the epoll set (closing it does so too).
+    public func deregister(_ fd: Int32) {
+        try? System.epollControl(epollFD, CGUST_EPOLL_CTL_DEL, fd, events: 0, data: 0)
+    }
+
+    // MARK: Timers
+
+    /// Schedules a delegate timer: `reactor(_:timerFired:)` gets `payload` (< 2^63) at `deadline`.
+    /// Cost: O(1), no allocation once the wheel has grown to the number of live timers.
+    public func scheduleTimer(at deadline: Instant, payload: UInt64) -> TimerID {
+        precondition(payload & Self.callbackBit == 0, "timer payloads use the low 63 bits")
+        return timers.schedule(at: deadline, payload: payload)
+    }
+
+    /// Moves a timer to a new deadline; false if it already fired or was cancelled.
+    @discardableResult
+    public func rescheduleTimer(_ id: TimerID, to deadline: Instant) -> Bool {
+        timers.reschedule(id, to: deadline)
+    }
+
+    /// Cancels a timer (a delegate timer or a closure timer); false if it already fired or was
+    /// cancelled.
+    @discardableResult
+    public func cancelTimer(_ id: TimerID) -> Bool {
+        guard let payload = timers.payload(of: id), timers.cancel(id) else { return false }
+        if payload & Self.callbackBit != 0 { callbacks.removeValue(forKey: payload & ~Self.callbackBit) }
+        return true
+    }
+
+    /// Runs `body` on this reactor after `delay`. Allocates the closure: for occasional work,
+    /// not per-request timeouts (use `scheduleTimer` for those). Cancel with `cancelTimer`.
+    @discardableResult
+    public func schedule(after delay: Duration, _ body: @escaping () -> Void) -> TimerID {
+        let key = nextCallbackKey
+        nextCallbackKey &+= 1
+        callbacks[key] = body
+        return timers.schedule(at: now + delay, payload: Self.callbackBit | key)
+    }
+
+    /// Runs `body` on this reactor later in the current loop iteration, after the ready events and
+    /// expired timers, never nested inside whatever is running now. Allocates the closure.
+    public func runSoon(_ body: @escaping () -> Void) {
+        soon.append(body)
+    }
+
+    /// Number of timers pending (delegate and closure timers).
+    public var pendingTimers: Int { timers.count }
+
+    // MARK: Loop
+
+    /// Runs the loop on the calling thread until `stop()`; then asks the delegate to release
+    /// everything. The delegate is held strongly for the duration.
+    public func run(delegate: any ReactorDelegate) {
+        running = true
+        self.delegate = delegate
+        do {
+            try register(handle.wakeFD, interest: .readable, token: Self.wakeToken)
+        } catch {
+            fatalError("reactor \(id): cannot watch its eventfd: \(error)")
+        }
+        while running {
+            var timeout: Int32 = -1
+            if !soon.isEmpty {
+                timeout = 0
+            } else if let deadline = timers.nextDeadline() {
+                let ns = deadline.nanoseconds &- now.nanoseconds
+                timeout = ns <= 0 ? 0 : Int32(clamping: (ns + 999_999) / 1_000_000)
+            }
+            let n: Int
+            do {
+                n = try System.epollWait(epollFD, events: events, maxEvents: maxEvents, timeoutMilliseconds: timeout)
+            } catch {
+                fatalError("reactor \(id): \(error)")
+            }
+            now = System.monotonicNow()
+            wallClockSeconds = System.wallClockSeconds()
+            iterations &+= 1
+            for i in 0..<Int32(n) {
+                let token = cgust_epoll_event_data(events, i)
+                if token == Self.wakeToken {
+                    for job in handle.takeJobs() { job(self) }
+                } else {
+                    delegate.reactor(self, ready: token, events: Events(rawValue: cgust_epoll_event_flags(events, i)))
+                }
+            }
+            if timers.count > 0 {
+                timers.advance(to: now)
+                while let payload = timers.popExpired() {
+                    if payload & Self.callbackBit != 0 {
+                        callbacks.removeValue(forKey: payload & ~Self.callbackBit)?()
+                    } else {
+                        delegate.reactor(self, timerFired: payload)
+                    }
+                }
+            }
+            while !soon.isEmpty {
+                let batch = soon
+                soon.removeAll(keepingCapacity: true)
+                for body in batch { body() }
+            }
+        }
+        delegate.reactorWillStop(self)
+        self.delegate = nil
+        callbacks.removeAll()
+        soon.removeAll()
+        deregister(handle.wakeFD)
+    }
+
+    /// Ends the loop after the current iteration. Reactor thread only (from another thread:
+    /// `handle.execute { $0.stop() }`).
+    public func stop() { running = false }
+
+    /// Whether the loop is running.
+    public var isRunning: Bool { running }
+}

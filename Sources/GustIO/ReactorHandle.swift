@@ -1,0 +1,53 @@
+import Synchronization
+
+/// Work sent to a reactor from another thread; runs on the reactor's thread.
+public typealias ReactorJob = @Sendable (Reactor) -> Void
+
+/// The face a reactor shows to other threads: its descriptors and a job queue. The only
+/// thread-safe part of a reactor; everything else is confined to the reactor's thread.
+///
+/// Cost of `execute`: one uncontended lock, an array append, and one `write(2)` to the eventfd
+/// when the queue was empty (a reactor already woken is not woken twice).
+public final class ReactorHandle: Sendable {
+    public let id: Int
+    /// The reactor's epoll descriptor (made here so creation errors surface on the caller's thread).
+    public let epollFD: Int32
+    /// Written to wake the reactor; registered in its epoll set.
+    public let wakeFD: Int32
+    let jobs = Mutex<[ReactorJob]>([])
+
+    public init(id: Int) throws(SystemError) {
+        self.id = id
+        epollFD = try System.epollCreate()
+        do {
+            wakeFD = try System.eventfd()
+        } catch {
+            System.close(epollFD)
+            throw error
+        }
+    }
+
+    deinit {
+        System.close(wakeFD)
+        System.close(epollFD)
+    }
+
+    /// Runs `job` on the reactor's thread, soon. Callable from any thread.
+    public func execute(_ job: @escaping ReactorJob) {
+        let wasEmpty = jobs.withLock { queue in
+            queue.append(job)
+            return queue.count == 1
+        }
+        if wasEmpty { System.eventfdSignal(wakeFD) }
+    }
+
+    /// Takes every queued job. Reactor thread only.
+    func takeJobs() -> [ReactorJob] {
+        System.eventfdDrain(wakeFD)
+        return jobs.withLock { queue in
+            let taken = queue
+            queue.removeAll(keepingCapacity: true)
+            return taken
+        }
+    }
+}

@@ -1,0 +1,204 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CGustSystem
+import GustCore
+
+/// A failed system call: which call, and errno as it was the moment the call returned.
+public struct SystemError: Error, Sendable, CustomStringConvertible, Equatable {
+    public let call: String
+    public let errno: Int32
+
+    public init(call: String, errno: Int32) {
+        self.call = call
+        self.errno = errno
+    }
+
+    public var description: String {
+        "\(call): \(String(cString: strerror(errno))) (errno \(errno))"
+    }
+
+    /// The peer went away: reset, broken pipe, or timed out at the TCP level.
+    public var isDisconnect: Bool {
+        errno == ECONNRESET || errno == EPIPE || errno == ETIMEDOUT || errno == ENOTCONN
+    }
+}
+
+/// The outcome of a non-blocking call: it did something, or it would have had to wait.
+public enum IOResult<Value: Sendable>: Sendable, Equatable where Value: Equatable {
+    case processed(Value)
+    case wouldBlock
+}
+
+/// The one syscall wrapper (after SwiftNIO's `System.swift`): every call here retries on EINTR,
+/// turns EAGAIN into `.wouldBlock`, captures errno at once and throws it as a typed
+/// `SystemError` (typed throws: no allocation on the error path). Nothing outside GustIO
+/// makes system calls or reads errno.
+///
+/// Threading: stateless; callable from any thread. Cost: the syscall itself.
+public enum System {
+    @inline(__always)
+    static func call<T: FixedWidthInteger>(_ name: StaticString, _ body: () -> T) throws(SystemError) -> T {
+        while true {
+            let r = body()
+            if r != -1 { return r }
+            let e = Glibc.errno
+            if e == EINTR { continue }
+            throw SystemError(call: name.description, errno: e)
+        }
+    }
+
+    @inline(__always)
+    static func nonBlocking<T: FixedWidthInteger>(_ name: StaticString, _ body: () -> T) throws(SystemError) -> IOResult<T> {
+        while true {
+            let r = body()
+            if r != -1 { return .processed(r) }
+            let e = Glibc.errno
+            if e == EINTR { continue }
+            if e == EAGAIN || e == EWOULDBLOCK { return .wouldBlock }
+            throw SystemError(call: name.description, errno: e)
+        }
+    }
+
+    // MARK: Byte streams
+
+    /// `read(2)`; `.processed(0)` is end of stream.
+    @inlinable
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int) throws(SystemError) -> IOResult<Int> {
+        try nonBlockingInlinable("read") { Glibc.read(fd, buffer, count) }
+    }
+
+    /// `write(2)`; may write fewer bytes than asked.
+    @inlinable
+    public static func write(_ fd: Int32, from buffer: UnsafeRawPointer, count: Int) throws(SystemError) -> IOResult<Int> {
+        try nonBlockingInlinable("write") { Glibc.write(fd, buffer, count) }
+    }
+
+    @usableFromInline @inline(__always)
+    static func nonBlockingInlinable(_ name: StaticString, _ body: () -> Int) throws(SystemError) -> IOResult<Int> {
+        while true {
+            let r = body()
+            if r >= 0 { return .processed(r) }
+            let e = Glibc.errno
+            if e == EINTR { continue }
+            if e == EAGAIN || e == EWOULDBLOCK { return .wouldBlock }
+            throw SystemError(call: name.description, errno: e)
+        }
+    }
+
+    /// `close(2)`. EINTR is not retried (Linux releases the descriptor regardless).
+    public static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    /// `shutdown(fd, SHUT_WR)`: sends FIN, keeps the read side open.
+    public static func shutdownWrite(_ fd: Int32) {
+        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+    }
+
+    // MARK: Sockets
+
+    public static func socket(domain: Int32) throws(SystemError) -> Int32 {
+        try call("socket") { cgust_tcp_socket(domain) }
+    }
+
+    public static func setOption(_ fd: Int32, level: Int32, name: Int32, value: Int32) throws(SystemError) {
+        var v = value
+        _ = try call("setsockopt") { setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) }
+    }
+
+    public static func bind(_ fd: Int32, address: UnsafeRawPointer, length: Int) throws(SystemError) {
+        _ = try call("bind") { Glibc.bind(fd, address.assumingMemoryBound(to: sockaddr.self), socklen_t(length)) }
+    }
+
+    public static func listen(_ fd: Int32, backlog: Int32) throws(SystemError) {
+        _ = try call("listen") { Glibc.listen(fd, backlog) }
+    }
+
+    /// `accept4(2)` with SOCK_NONBLOCK | SOCK_CLOEXEC.
+    public static func accept(_ fd: Int32) throws(SystemError) -> IOResult<Int32> {
+        try nonBlocking("accept4") { cgust_accept4(fd) }
+    }
+
+    /// The port a socket is bound to (IPv4 or IPv6).
+    public static func localPort(_ fd: Int32) throws(SystemError) -> Int {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = try withUnsafeMutablePointer(to: &storage) { p throws(SystemError) in
+            try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa throws(SystemError) in
+                try call("getsockname") { getsockname(fd, sa, &length) }
+            }
+        }
+        return withUnsafeBytes(of: storage) { raw in
+            // sin_port and sin6_port sit at the same offset, in network byte order.
+            Int(UInt16(bigEndian: raw.load(fromByteOffset: 2, as: UInt16.self)))
+        }
+    }
+
+    // MARK: epoll and eventfd
+
+    public static func epollCreate() throws(SystemError) -> Int32 {
+        try call("epoll_create1") { cgust_epoll_create() }
+    }
+
+    public static func epollControl(_ epfd: Int32, _ op: Int32, _ fd: Int32, events: UInt32, data: UInt64) throws(SystemError) {
+        _ = try call("epoll_ctl") { cgust_epoll_ctl(epfd, op, fd, events, data) }
+    }
+
+    /// Waits up to `timeoutMilliseconds` (-1: forever); returns the number of events written.
+    public static func epollWait(_ epfd: Int32, events: UnsafeMutableRawPointer, maxEvents: Int32, timeoutMilliseconds: Int32) throws(SystemError) -> Int {
+        while true {
+            let r = cgust_epoll_wait(epfd, events, maxEvents, timeoutMilliseconds)
+            if r >= 0 { return Int(r) }
+            let e = Glibc.errno
+            if e == EINTR { return 0 }  // let the loop re-check timers
+            throw SystemError(call: "epoll_wait", errno: e)
+        }
+    }
+
+    public static func eventfd() throws(SystemError) -> Int32 {
+        try call("eventfd") { cgust_eventfd() }
+    }
+
+    /// Adds 1 to an eventfd counter (wakes its reader). A full counter (EAGAIN) is already awake.
+    public static func eventfdSignal(_ fd: Int32) {
+        var one: UInt64 = 1
+        _ = Glibc.write(fd, &one, 8)
+    }
+
+    /// Resets an eventfd counter.
+    public static func eventfdDrain(_ fd: Int32) {
+        var value: UInt64 = 0
+        _ = Glibc.read(fd, &value, 8)
+    }
+
+    // MARK: Clocks
+
+    /// CLOCK_MONOTONIC, through the vDSO (no kernel entry).
+    @inlinable public static func monotonicNow() -> Instant {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Instant(nanoseconds: Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec))
+    }
+
+    /// Seconds since the Unix epoch from CLOCK_REALTIME_COARSE (vDSO, tick resolution).
+    @inlinable public static func wallClockSeconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts)
+        return Int64(ts.tv_sec)
+    }
+
+    /// The number of CPUs this process may run on.
+    public static func availableCPUs() -> Int {
+        let n = Int(cgust_available_cpus())
+        if n > 0 { return n }
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+
+    /// The soft limit on open file descriptors.
+    public static func fileDescriptorLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        return limit.rlim_cur > UInt(Int32.max) ? Int(Int32.max) : Int(limit.rlim_cur)
+    }
+}

@@ -1,0 +1,56 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CGustSystem
+
+/// A joinable OS thread running one closure (reactor threads are plain pthreads: no executor,
+/// no Foundation).
+public struct OSThread: Sendable {
+    let id: pthread_t
+
+    private final class Box {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+
+    /// Starts a thread named `name` (at most 15 bytes are kept) running `body`.
+    public static func spawn(name: String, _ body: @escaping @Sendable () -> Void) -> OSThread {
+        let box = Unmanaged.passRetained(Box {
+            cgust_set_thread_name(name)
+            body()
+        }).toOpaque()
+        var tid = pthread_t()
+        let rc = pthread_create(&tid, nil, { arg in
+            let box = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        precondition(rc == 0, "pthread_create failed: \(rc)")
+        return OSThread(id: tid)
+    }
+
+    /// Waits for the thread to finish.
+    public func join() {
+        _ = pthread_join(id, nil)
+    }
+}
+
+/// Process-wide signal handling: the termination signals are blocked in every thread and taken
+/// synchronously by one waiting thread, so no handler ever runs inside a reactor.
+public enum Signals {
+    /// Blocks SIGINT, SIGTERM and SIGHUP and ignores SIGPIPE. Call on the main thread before
+    /// starting any reactor, so every thread inherits the mask.
+    public static func blockTermination() {
+        _ = cgust_block_termination_signals()
+    }
+
+    /// Waits until SIGINT, SIGTERM or SIGHUP arrives; returns its number.
+    public static func waitForTermination() -> Int32 {
+        cgust_wait_for_signal()
+    }
+
+    /// Sends SIGTERM to this process (ends a `waitForTermination` from inside).
+    public static func requestTermination() {
+        _ = cgust_raise_process(SIGTERM)
+    }
+}
