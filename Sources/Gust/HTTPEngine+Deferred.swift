@@ -18,11 +18,14 @@ extension HTTPEngine {
     /// waits until the reactor is between handlers (`runSoon`), so that no batch is interrupted
     /// half-written.
     func completeDeferred(_ id: SlotID, _ sequence: UInt32, _ body: @escaping (inout ResponseWriter) -> Void) -> Bool {
-        guard isAwaiting(id, sequence) else { return false }
         if handlerDepth > 0 {
+            // The handler that deferred may still be on the stack (its connection is not marked
+            // awaiting yet), or another connection's batch is half-written: answer right after.
+            guard connections.pointer(to: id)?.pointee.deferredSequence == sequence else { return false }
             reactor.runSoon { [unowned self] in _ = completeDeferred(id, sequence, body) }
             return true
         }
+        guard isAwaiting(id, sequence) else { return false }
         let c = connections.pointer(to: id)!
         dateCache.pointee.update(epochSeconds: reactor.wallClockSeconds)
         let mark = output.pointee.writerIndex

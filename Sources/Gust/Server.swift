@@ -91,16 +91,22 @@ public final class Server: Sendable {
         guard let handles = running.withLock({ $0?.group.handles }) else { return ServerStats(reactors: []) }
         let collected = Mutex<[ServerStats.Reactor]>([])
         return await withCheckedContinuation { (done: CheckedContinuation<ServerStats, Never>) in
-            for handle in handles {
-                handle.execute { reactor in
-                    guard let engine = reactor.delegate as? HTTPEngine else { return }
-                    let snapshot = engine.snapshot()
-                    let all = collected.withLock { list -> [ServerStats.Reactor]? in
-                        list.append(snapshot)
-                        return list.count == handles.count ? list : nil
-                    }
-                    if let all { done.resume(returning: ServerStats(reactors: all.sorted { $0.id < $1.id })) }
+            // Every reactor contributes exactly once: a snapshot, or nothing if it has stopped.
+            @Sendable func contribute(_ snapshot: ServerStats.Reactor?) {
+                let all = collected.withLock { list -> [ServerStats.Reactor]? in
+                    list.append(snapshot ?? ServerStats.Reactor.stopped)
+                    return list.count == handles.count ? list : nil
                 }
+                if let all {
+                    let live = all.filter { $0.id >= 0 }.sorted { $0.id < $1.id }
+                    done.resume(returning: ServerStats(reactors: live))
+                }
+            }
+            for handle in handles {
+                let queued = handle.execute { reactor in
+                    contribute((reactor.delegate as? HTTPEngine)?.snapshot())
+                }
+                if !queued { contribute(nil) }
             }
         }
     }

@@ -20,6 +20,11 @@ public struct ServerStats: Sendable, CustomStringConvertible {
         /// Size of one connection record in the slab.
         public var connectionRecordBytes: Int
         public var pendingTimers: Int
+
+        /// Stands for a reactor that stopped before it could answer (dropped from the result).
+        static let stopped = Reactor(
+            id: -1, connections: 0, accepted: 0, closed: 0, rejected: 0, requests: 0, badRequests: 0,
+            inputLeases: 0, outputLeases: 0, cachedLeases: 0, connectionRecordBytes: 0, pendingTimers: 0)
     }
 
     public var reactors: [Reactor]

@@ -14,11 +14,14 @@ public final class Slab<Element> {
     @usableFromInline static var chunkSize: Int { 1 << chunkShift }
     @usableFromInline static var chunkMask: Int { chunkSize - 1 }
 
-    /// Per chunk: records, generations, and the free-list link (-1 marks an occupied slot).
+    /// Per chunk: records, generations, and each slot's link: the next free index (-1 ends the
+    /// free list) for a free slot, `occupied` for a live one, `unusable` past `maximumCount`.
     @usableFromInline let elementChunks: UnsafeMutablePointer<UnsafeMutablePointer<Element>?>
     @usableFromInline let generationChunks: UnsafeMutablePointer<UnsafeMutablePointer<UInt32>?>
     @usableFromInline let nextFreeChunks: UnsafeMutablePointer<UnsafeMutablePointer<Int32>?>
     @usableFromInline let chunkCapacity: Int
+    @usableFromInline static var occupied: Int32 { Int32.min }
+    @usableFromInline static var unusable: Int32 { Int32.min + 1 }
     @usableFromInline var freeHead: Int32 = -1
     /// Slots that exist (in allocated chunks).
     @usableFromInline var allocatedSlots: Int = 0
@@ -45,7 +48,7 @@ public final class Slab<Element> {
     deinit {
         for c in 0..<chunkCapacity {
             guard let elements = elementChunks[c] else { break }
-            for i in 0..<Self.chunkSize where nextFreeChunks[c]![i] == -1 {
+            for i in 0..<Self.chunkSize where nextFreeChunks[c]![i] == Self.occupied {
                 (elements + i).deinitialize(count: 1)
             }
             elements.deallocate()
@@ -73,7 +76,7 @@ public final class Slab<Element> {
         let c = index >> Self.chunkShift, i = index & Self.chunkMask
         let nextFree = nextFreeChunks[c].unsafelyUnwrapped
         freeHead = nextFree[i]
-        nextFree[i] = -1
+        nextFree[i] = Self.occupied
         let p = elementChunks[c].unsafelyUnwrapped + i
         p.initialize(to: element)
         count += 1
@@ -86,7 +89,7 @@ public final class Slab<Element> {
         guard index < allocatedSlots else { return nil }
         let c = index >> Self.chunkShift, i = index & Self.chunkMask
         guard generationChunks[c].unsafelyUnwrapped[i] == id.generation,
-            nextFreeChunks[c].unsafelyUnwrapped[i] == -1
+            nextFreeChunks[c].unsafelyUnwrapped[i] == Self.occupied
         else { return nil }
         return elementChunks[c].unsafelyUnwrapped + i
     }
@@ -95,7 +98,7 @@ public final class Slab<Element> {
     public func id(atIndex index: Int) -> SlotID? {
         guard index >= 0, index < allocatedSlots else { return nil }
         let c = index >> Self.chunkShift, i = index & Self.chunkMask
-        guard nextFreeChunks[c].unsafelyUnwrapped[i] == -1 else { return nil }
+        guard nextFreeChunks[c].unsafelyUnwrapped[i] == Self.occupied else { return nil }
         return SlotID(index: UInt32(index), generation: generationChunks[c].unsafelyUnwrapped[i])
     }
 
@@ -119,7 +122,7 @@ public final class Slab<Element> {
     public func forEachID(_ body: (SlotID) -> Void) {
         for index in 0..<allocatedSlots {
             let c = index >> Self.chunkShift, i = index & Self.chunkMask
-            if nextFreeChunks[c].unsafelyUnwrapped[i] == -1 {
+            if nextFreeChunks[c].unsafelyUnwrapped[i] == Self.occupied {
                 body(SlotID(index: UInt32(index), generation: generationChunks[c].unsafelyUnwrapped[i]))
             }
         }
@@ -133,9 +136,10 @@ public final class Slab<Element> {
         let generations = UnsafeMutablePointer<UInt32>.allocate(capacity: size)
         generations.initialize(repeating: 1, count: size)
         let nextFree = UnsafeMutablePointer<Int32>.allocate(capacity: size)
-        // Chain the usable new slots lowest first; slots past `maximumCount` are never handed out (-2).
+        // Chain the usable new slots lowest first, the last one ending the list (the list is
+        // empty whenever a chunk is added); slots past `maximumCount` are never handed out.
         for i in 0..<size {
-            nextFree[i] = i + 1 < usable ? Int32(first + i + 1) : (i < usable ? freeHead : -2)
+            nextFree[i] = i + 1 < usable ? Int32(first + i + 1) : (i < usable ? -1 : Self.unusable)
         }
         elementChunks[c] = .allocate(capacity: size)
         generationChunks[c] = generations

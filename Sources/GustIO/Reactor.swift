@@ -172,6 +172,7 @@ public final class Reactor {
             }
         }
         delegate.reactorWillStop(self)
+        for job in handle.close() { job(self) }
         self.delegate = nil
         callbacks.removeAll()
         soon.removeAll()

@@ -14,7 +14,7 @@ public final class ReactorHandle: Sendable {
     public let epollFD: Int32
     /// Written to wake the reactor; registered in its epoll set.
     public let wakeFD: Int32
-    let jobs = Mutex<[ReactorJob]>([])
+    let jobs = Mutex<(queue: [ReactorJob], open: Bool)>(([], true))
 
     public init(id: Int) throws(SystemError) {
         self.id = id
@@ -32,21 +32,36 @@ public final class ReactorHandle: Sendable {
         System.close(epollFD)
     }
 
-    /// Runs `job` on the reactor's thread, soon. Callable from any thread.
-    public func execute(_ job: @escaping ReactorJob) {
-        let wasEmpty = jobs.withLock { queue in
-            queue.append(job)
-            return queue.count == 1
+    /// Runs `job` on the reactor's thread, soon. Callable from any thread. Returns false (and
+    /// drops the job) when the reactor has stopped; jobs queued before it stopped still run.
+    @discardableResult
+    public func execute(_ job: @escaping ReactorJob) -> Bool {
+        let (accepted, wasEmpty) = jobs.withLock { state -> (Bool, Bool) in
+            guard state.open else { return (false, false) }
+            state.queue.append(job)
+            return (true, state.queue.count == 1)
         }
         if wasEmpty { System.eventfdSignal(wakeFD) }
+        return accepted
     }
 
     /// Takes every queued job. Reactor thread only.
     func takeJobs() -> [ReactorJob] {
         System.eventfdDrain(wakeFD)
-        return jobs.withLock { queue in
-            let taken = queue
-            queue.removeAll(keepingCapacity: true)
+        return jobs.withLock { state in
+            let taken = state.queue
+            state.queue.removeAll(keepingCapacity: true)
+            return taken
+        }
+    }
+
+    /// Refuses further jobs and takes the ones still queued. Reactor thread only, once, as the
+    /// loop ends.
+    func close() -> [ReactorJob] {
+        jobs.withLock { state in
+            state.open = false
+            let taken = state.queue
+            state.queue.removeAll()
             return taken
         }
     }

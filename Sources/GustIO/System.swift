@@ -68,10 +68,11 @@ public enum System {
         try nonBlockingInlinable("read") { Glibc.read(fd, buffer, count) }
     }
 
-    /// `write(2)`; may write fewer bytes than asked.
+    /// `send(2)` with MSG_NOSIGNAL on a socket; may write fewer bytes than asked. A peer that
+    /// went away yields EPIPE as an error, never SIGPIPE, whatever the process's signal setup.
     @inlinable
     public static func write(_ fd: Int32, from buffer: UnsafeRawPointer, count: Int) throws(SystemError) -> IOResult<Int> {
-        try nonBlockingInlinable("write") { Glibc.write(fd, buffer, count) }
+        try nonBlockingInlinable("send") { Glibc.send(fd, buffer, count, Int32(MSG_NOSIGNAL)) }
     }
 
     @usableFromInline @inline(__always)

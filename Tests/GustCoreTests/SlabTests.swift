@@ -38,6 +38,27 @@ import Testing
         #expect(seen == 3)
     }
 
+    @Test func freeSlotsNeverLookOccupied() {
+        // Fill whole chunks so the free list runs empty, then free slots in that state.
+        let slab = Slab<Int>(maximumCount: 5000)
+        var ids: [SlotID] = []
+        for i in 0..<2048 { ids.append(slab.insert(i)!.id) }
+        for id in ids[1000..<1010] { slab.remove(id) }
+        slab.remove(ids[2047])
+        var live = 0
+        slab.forEachID { id in
+            live += 1
+            #expect(slab.pointer(to: id) != nil)
+        }
+        #expect(live == 2048 - 11 && slab.count == live)
+        #expect(slab.id(atIndex: 1005) == nil && slab.id(atIndex: 2047) == nil)
+        // Freed slots are reused, and only they, before a new chunk is touched.
+        var reused = Set<UInt32>()
+        for i in 0..<11 { reused.insert(slab.insert(i)!.id.index) }
+        #expect(reused == Set((1000..<1010).map(UInt32.init) + [2047]))
+        #expect(slab.reservedBytes == 2 * 1024 * (MemoryLayout<Int>.stride + 8))
+    }
+
     @Test func packsIntoOneWord() {
         let id = SlotID(index: 12345, generation: 678)
         #expect(SlotID(packed: id.packed) == id)
