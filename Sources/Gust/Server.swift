@@ -40,15 +40,9 @@ public final class Server: Sendable {
         try running.withLock { (running: inout Running?) throws in
             precondition(running == nil, "server already started")
             let configuration = self.configuration
-            var listeners: [Listener] = []
+            let address = try SocketAddress(host: configuration.host, port: configuration.port)
+            let listeners = try Listener.bindGroup(address, count: configuration.reactors, backlog: Int32(clamping: configuration.backlog))
             do {
-                var address = try SocketAddress(host: configuration.host, port: configuration.port)
-                let backlog = Int32(clamping: configuration.backlog)
-                for _ in 0..<configuration.reactors {
-                    let listener = try Listener.bind(address, backlog: backlog)
-                    listeners.append(listener)
-                    if address.port == 0 { address = try SocketAddress(host: configuration.host, port: listener.port) }
-                }
                 let group = try ReactorGroup(count: configuration.reactors)
                 let routes = self.routes
                 let bound = listeners

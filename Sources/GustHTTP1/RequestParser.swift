@@ -166,7 +166,8 @@ public struct RequestParser: Sendable {
                 while i < end && CharacterClass.isTargetByte(p[i]) { i &+= 1 }
                 guard i < end else { return needMore(at: i, limits) }
                 guard p[i] == CharacterClass.sp, i > Int(mark) else { return fail(.invalidTarget) }
-                if let e = classifyTarget(p, start: Int(mark), end: i) { return fail(e) }
+                targetOffset = mark
+                targetLength = UInt32(i) - mark
                 i += 1
                 mark = UInt32(i)
                 phase = .version
@@ -182,6 +183,9 @@ public struct RequestParser: Sendable {
                 guard i - Int(requestStart) <= limits.maxRequestLineBytes else { return fail(.requestLineTooLong) }
                 guard p[start + 5] == 0x31 else { return fail(.versionNotSupported) }
                 version = p[start + 7] == 0x30 ? .http1_0 : .http1_1
+                // The target's form is judged once the version is known to be 1.x (so that an
+                // HTTP/2 preface, "PRI * HTTP/2.0", is told it has the wrong version).
+                if let e = classifyTarget(p, start: Int(targetOffset), end: Int(targetOffset + targetLength)) { return fail(e) }
                 headersStart = UInt32(i)
                 phase = .lineStart
 
@@ -305,8 +309,6 @@ public struct RequestParser: Sendable {
 
     /// Works out the target's form (RFC 9112 §3.2) and where its path and query lie.
     mutating func classifyTarget(_ p: UnsafePointer<UInt8>, start: Int, end: Int) -> HTTPParseError? {
-        targetOffset = UInt32(start)
-        targetLength = UInt32(end - start)
         var pathStart = start
         if p[start] == 0x2f {  // origin-form
             if method == .connect { return .invalidTargetForm }

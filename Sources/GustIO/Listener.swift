@@ -14,18 +14,46 @@ public struct Listener: Sendable {
     public let port: Int
 
     /// Binds and listens. `backlog` is capped by the kernel at `net.core.somaxconn`.
-    public static func bind(_ address: SocketAddress, backlog: Int32 = 4096, reusePort: Bool = true) throws(SystemError) -> Listener {
+    public static func bind(_ address: SocketAddress, backlog: Int32 = 4096, reusePort: Bool = true, listen: Bool = true) throws(SystemError) -> Listener {
         let fd = try System.socket(domain: address.family)
         do {
             try System.setOption(fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1)
             if reusePort { try System.setOption(fd, level: SOL_SOCKET, name: CGUST_SO_REUSEPORT, value: 1) }
             try address.withSockAddr { (p, n) throws(SystemError) in try System.bind(fd, address: p, length: n) }
-            try System.listen(fd, backlog: backlog)
+            if listen { try System.listen(fd, backlog: backlog) }
             return Listener(fd: fd, address: address, port: try System.localPort(fd))
         } catch {
             System.close(fd)
             throw error
         }
+    }
+
+    /// Binds `count` listeners to one address with SO_REUSEPORT, for `count` reactors.
+    ///
+    /// First it checks that nobody listens there already: SO_REUSEPORT would otherwise let a
+    /// second server of the same user join the port silently and take part of its traffic. With
+    /// port 0, the first listener picks a free port and the others join it.
+    public static func bindGroup(_ address: SocketAddress, count: Int, backlog: Int32 = 4096) throws(SystemError) -> [Listener] {
+        precondition(count > 0)
+        if address.port != 0 {
+            // A plain socket (SO_REUSEADDR only, so TIME_WAIT does not count) fails to bind
+            // with EADDRINUSE if anything listens on the address.
+            let probe = try Listener.bind(address, backlog: 1, reusePort: false, listen: false)
+            probe.close()
+        }
+        var listeners: [Listener] = []
+        var target = address
+        do {
+            for _ in 0..<count {
+                let listener = try Listener.bind(target, backlog: backlog)
+                listeners.append(listener)
+                if target.port == 0 { target = try SocketAddress(host: address.host, port: listener.port) }
+            }
+        } catch {
+            for listener in listeners { listener.close() }
+            throw error
+        }
+        return listeners
     }
 
     /// Accepts one pending connection: its descriptor (non-blocking, close-on-exec), or

@@ -118,6 +118,7 @@ let invalidVectors: [Vector] = [
     Vector("two-digit minor version", "GET / HTTP/1.10\r\nHost: a\r\n\r\n", .error(.invalidVersion)),
     Vector("HTTP/2.0 over HTTP/1", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", .error(.versionNotSupported)),
     Vector("HTTP/0.9", "GET / HTTP/0.9\r\nHost: a\r\n\r\n", .error(.versionNotSupported)),
+    Vector("HTTP/2 connection preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", .error(.versionNotSupported)),
     Vector("bare LF ends the request line", "GET / HTTP/1.1\nHost: a\r\n\r\n", .error(.invalidLineEnding)),
     Vector("bare CR ends the request line", "GET / HTTP/1.1\rHost: a\r\n\r\n", .error(.invalidLineEnding)),
     Vector("bare LF ends a field line", "GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", .error(.invalidLineEnding)),

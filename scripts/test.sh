@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite: Swift unit and in-process server tests, then the real-client tests
+# (curl, Python http.client, raw sockets, wrk) against the `gust` binary.
+# Installs what the tests need first (curl, wrk, pytest); a missing tool is an error, never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+missing=()
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "test.sh: installing ${missing[*]}"
+    apt_install "${missing[@]}"
+fi
+if ! python3 -c 'import pytest' 2>/dev/null; then
+    echo "test.sh: installing pytest"
+    python3 -m pip install --quiet pytest 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages pytest 2>/dev/null \
+        || apt_install python3-pytest
+fi
+for tool in curl wrk; do command -v "$tool" >/dev/null || { echo "test.sh: $tool is required" >&2; exit 1; }; done
+python3 -c 'import pytest' || { echo "test.sh: pytest is required" >&2; exit 1; }
+
+echo "== swift build"
+swift build
+echo "== swift test"
+swift test
+echo "== integration tests (real clients against .build/debug/gust)"
+python3 -m pytest -q IntegrationTests
