@@ -148,46 +148,10 @@ public struct ResponseWriter: ~Copyable {
     mutating func finish(_ status: HTTPStatus, _ contentType: ContentType?, _ body: UnsafeRawBufferPointer) {
         guard state == .pending else { return }
         state = .sent
-        let bodyless = status.code < 200 || status.code == 204 || status.code == 304
-        let connectionLine: StaticString? =
-            !keepAlive ? "Connection: close\r\n" : (version == .http1_0 ? "Connection: keep-alive\r\n" : nil)
-        let lengthLine: StaticString = "Content-Length: "
-        let statusLine = status.statusLine
-        var prefix = statusLine.count + serverLine.count + date.count
-        if let contentType { prefix += contentType.line.count }
-        if !bodyless { prefix += lengthLine.utf8CodeUnitCount + Self.decimalDigits(body.count) + 2 }
-        if let connectionLine { prefix += connectionLine.utf8CodeUnitCount }
-        let sentBody = bodyless || isHead ? 0 : body.count
-
-        let buffer = out
-        buffer.pointee.reserveWritable(prefix + 2 + sentBody)
-        if extraHeaderBytes > 0 {
-            let base = buffer.pointee.base + start
-            (base + prefix).copyMemory(from: base, byteCount: extraHeaderBytes)  // memmove
-        }
-        buffer.pointee.writerIndex = start
-        buffer.pointee.append(UnsafeRawBufferPointer(statusLine))
-        buffer.pointee.append(UnsafeRawBufferPointer(serverLine))
-        if let contentType { buffer.pointee.append(UnsafeRawBufferPointer(contentType.line)) }
-        if !bodyless {
-            buffer.pointee.append(lengthLine)
-            buffer.pointee.appendDecimal(body.count)
-            buffer.pointee.append("\r\n")
-        }
-        buffer.pointee.append(date)
-        if let connectionLine { buffer.pointee.append(connectionLine) }
-        buffer.pointee.writerIndex += extraHeaderBytes
-        buffer.pointee.append("\r\n")
-        if sentBody > 0 { buffer.pointee.append(body) }
-    }
-
-    @inline(__always) static func decimalDigits(_ n: Int) -> Int {
-        var digits = 1
-        var v = n
-        while v >= 10 {
-            v /= 10
-            digits += 1
-        }
-        return digits
+        let connection: ConnectionDirective = !keepAlive ? .close : (version == .http1_0 ? .keepAlive : .none)
+        ResponseEncoder.encode(
+            into: &out.pointee, start: start, extraHeaderBytes: extraHeaderBytes, status: status,
+            serverLine: serverLine, contentTypeLine: contentType?.line, dateLine: date,
+            connection: connection, body: body, omitBody: isHead)
     }
 }

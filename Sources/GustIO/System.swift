@@ -116,6 +116,30 @@ public enum System {
         _ = try call("listen") { Glibc.listen(fd, backlog) }
     }
 
+    /// `connect(2)`. Returns true when connected, false when a non-blocking socket is still
+    /// connecting (EINPROGRESS: wait for writability, then read the outcome with `socketError`).
+    public static func connect(_ fd: Int32, address: UnsafeRawPointer, length: Int) throws(SystemError) -> Bool {
+        let r = Glibc.connect(fd, address.assumingMemoryBound(to: sockaddr.self), socklen_t(length))
+        if r == 0 { return true }
+        let e = Glibc.errno
+        if e == EINPROGRESS || e == EINTR { return false }  // after EINTR the connect goes on
+        throw SystemError(call: "connect", errno: e)
+    }
+
+    /// The pending error of a socket (SO_ERROR), e.g. how a non-blocking connect ended; 0 if none.
+    public static func socketError(_ fd: Int32) -> Int32 {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &length) == 0 ? value : Glibc.errno
+    }
+
+    /// Clears or sets O_NONBLOCK (tools and tests that want plain blocking sockets).
+    public static func setBlocking(_ fd: Int32, _ blocking: Bool) throws(SystemError) {
+        let flags = try call("fcntl") { fcntl(fd, F_GETFL) }
+        let wanted = blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK
+        if wanted != flags { _ = try call("fcntl") { fcntl(fd, F_SETFL, wanted) } }
+    }
+
     /// `accept4(2)` with SOCK_NONBLOCK | SOCK_CLOEXEC.
     public static func accept(_ fd: Int32) throws(SystemError) -> IOResult<Int32> {
         try nonBlocking("accept4") { cgust_accept4(fd) }
