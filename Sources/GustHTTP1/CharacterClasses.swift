@@ -1,4 +1,4 @@
-/// Byte classes from RFC 9110 §5.6.2 (tchar) and RFC 9112, as branch-light checks with no tables
+/// Byte classes from RFC 9110 §5.6.2 (tchar) and RFC 9112, as branch-free checks with no tables
 /// in memory.
 @usableFromInline enum CharacterClass {
     @usableFromInline static let cr: UInt8 = 13
@@ -9,11 +9,25 @@
 
     /// tchar: "!#$%&'*+-.^_`|~", digits and letters.
     @inlinable @inline(__always) static func isTokenChar(_ c: UInt8) -> Bool {
-        let lo: UInt64 = 0x03ff_6cfa_0000_0000
-        let hi: UInt64 = 0x57ff_ffff_c7ff_fffe
-        if c < 64 { return (lo >> UInt64(c)) & 1 != 0 }
-        if c < 128 { return (hi >> UInt64(c &- 64)) & 1 != 0 }
-        return false
+        inMask(c, low: 0x03ff_6cfa_0000_0000, high: 0x57ff_ffff_c7ff_fffe)
+    }
+
+    /// Whether ASCII byte `c` has its bit set in the 128-bit set `high:low`; false for c ≥ 128.
+    /// Branch-free (a conditional move and a shift), so mixed input does not mispredict.
+    @inlinable @inline(__always) static func inMask(_ c: UInt8, low: UInt64, high: UInt64) -> Bool {
+        maskBit(c, low: low, high: high) != 0
+    }
+
+    /// 1 if ASCII byte `c` is in the set `high:low`, else 0.
+    @inlinable @inline(__always) static func maskBit(_ c: UInt8, low: UInt64, high: UInt64) -> UInt64 {
+        let word = c < 64 ? low : high
+        return (word >> UInt64(c & 63)) & UInt64(1 &- (c >> 7))
+    }
+
+    /// 1 for a byte allowed in a Host value, else 0: reg-name characters (unreserved, sub-delims, "%"),
+    /// IP-literal brackets and the port colon.
+    @inlinable @inline(__always) static func hostCharBit(_ c: UInt8) -> UInt64 {
+        maskBit(c, low: 0x2fff_7ff2_0000_0000, high: 0x47ff_fffe_afff_fffe)
     }
 
     /// A byte allowed in a field value (field-vchar, SP, HTAB, obs-text): everything but the

@@ -163,7 +163,7 @@ public struct RequestParser: Sendable {
                 phase = .target
 
             case .target:
-                while i < end && CharacterClass.isTargetByte(p[i]) { i &+= 1 }
+                i = ByteScan.skipTargetBytes(p, from: i, to: end)
                 guard i < end else { return needMore(at: i, limits) }
                 guard p[i] == CharacterClass.sp, i > Int(mark) else { return fail(.invalidTarget) }
                 targetOffset = mark
@@ -175,11 +175,15 @@ public struct RequestParser: Sendable {
             case .version:
                 // "HTTP/" DIGIT "." DIGIT CRLF, checked byte by byte as it arrives.
                 let start = Int(mark)
-                while i < end && i - start < 10 {
-                    if let e = Self.checkVersionByte(p[i], at: i - start) { return fail(e) }
-                    i &+= 1
+                if i == start && end - i >= 10 && Self.isHTTP1xCRLF(p + i) {
+                    i &+= 10  // the usual case, in two compares
+                } else {
+                    while i < end && i - start < 10 {
+                        if let e = Self.checkVersionByte(p[i], at: i - start) { return fail(e) }
+                        i &+= 1
+                    }
+                    guard i - start == 10 else { return needMore(at: i, limits) }
                 }
-                guard i - start == 10 else { return needMore(at: i, limits) }
                 guard i - Int(requestStart) <= limits.maxRequestLineBytes else { return fail(.requestLineTooLong) }
                 guard p[start + 5] == 0x31 else { return fail(.versionNotSupported) }
                 version = p[start + 7] == 0x30 ? .http1_0 : .http1_1
@@ -219,23 +223,18 @@ public struct RequestParser: Sendable {
                 while i < end && CharacterClass.isWhitespace(p[i]) { i &+= 1 }
                 guard i < end else { return needMore(at: i, limits) }
                 valueStart = UInt32(i)
-                valueEnd = UInt32(i)
                 phase = .value
 
             case .value:
-                // valueEnd trails the last non-whitespace byte, so trailing OWS is dropped.
-                var last = Int(valueEnd)
-                while i < end {
-                    let c = p[i]
-                    guard CharacterClass.isFieldValueByte(c) else { break }
-                    i &+= 1
-                    if !CharacterClass.isWhitespace(c) { last = i }
-                }
-                valueEnd = UInt32(last)
+                i = ByteScan.skipFieldValueBytes(p, from: i, to: end)
                 guard i < end else { return needMore(at: i, limits) }
                 guard p[i] == CharacterClass.cr else {
                     return fail(p[i] == CharacterClass.lf ? .invalidLineEnding : .invalidHeaderValue)
                 }
+                // Trailing whitespace is not part of the value.
+                var last = i
+                while last > Int(valueStart) && CharacterClass.isWhitespace(p[last - 1]) { last -= 1 }
+                valueEnd = UInt32(last)
                 i += 1
                 phase = .lineFeed
 
@@ -292,6 +291,15 @@ public struct RequestParser: Sendable {
         return .invalid(e)
     }
 
+    /// Whether the 10 bytes at `p` are "HTTP/1.1\r\n" or "HTTP/1.0\r\n".
+    @inline(__always)
+    static func isHTTP1xCRLF(_ p: UnsafePointer<UInt8>) -> Bool {
+        let http10: UInt64 = 0x302e_312f_5054_5448  // "HTTP/1.0", little-endian
+        let word = ByteScan.load(p, 0)
+        let crlf = UInt16(p[8]) | UInt16(p[9]) << 8
+        return (word | 0x0100_0000_0000_0000) == (http10 | 0x0100_0000_0000_0000) && crlf == 0x0a0d
+    }
+
     /// Checks byte `k` (0–9) of "HTTP/x.y\r\n".
     @inline(__always)
     static func checkVersionByte(_ c: UInt8, at k: Int) -> HTTPParseError? {
@@ -325,8 +333,7 @@ public struct RequestParser: Sendable {
         } else {
             return .invalidTarget
         }
-        var q = pathStart
-        while q < end && p[q] != 0x3f { q += 1 }  // "?"
+        let q = ByteScan.find(0x3f, p, from: pathStart, to: end)  // "?"
         pathOffset = UInt32(pathStart)
         pathLength = UInt32(q - pathStart)
         if q < end {
