@@ -1,0 +1,185 @@
+/// Why a chunked body was rejected (RFC 9112 §7.1).
+public enum ChunkedError: UInt8, Error, Sendable, CaseIterable, CustomStringConvertible {
+    /// Not a hex size, or a size over 2^60.
+    case invalidChunkSize
+    /// A chunk extension with bytes no extension may hold, or longer than the limit.
+    case invalidChunkExtension
+    /// CRLF missing where the grammar needs it (after a size line or after chunk data).
+    case invalidLineEnding
+    /// Trailer section longer than the limit, or a malformed trailer line.
+    case invalidTrailer
+
+    public var description: String {
+        switch self {
+        case .invalidChunkSize: "invalid chunk size"
+        case .invalidChunkExtension: "invalid chunk extension"
+        case .invalidLineEnding: "invalid line ending in chunked body"
+        case .invalidTrailer: "invalid trailer section"
+        }
+    }
+}
+
+/// What one call to `ChunkedDecoder.decode` did.
+public enum ChunkedResult: Equatable, Sendable {
+    /// All of the input was consumed; the body goes on.
+    case needMore
+    /// The body ended after `consumed` bytes of this input (the rest belongs to what follows).
+    case done(consumed: Int)
+    case invalid(ChunkedError)
+}
+
+/// A streaming decoder for the chunked transfer coding (RFC 9112 §7.1): feed it bytes as they
+/// arrive, in pieces of any size; it hands over the data of each chunk as ranges of the input
+/// and says where the body ends. It keeps no bytes, only its state (a few integers).
+///
+/// Strict: hex sizes without sign or whitespace, extensions of visible characters only and
+/// bounded in length, CRLF everywhere (no bare LF), trailer lines checked for shape and bounded in size.
+///
+/// Threading: a value type. Cost: one pass over size lines and trailers; chunk data is skipped
+/// (or handed over) without looking at it. No allocation.
+public struct ChunkedDecoder: Sendable {
+    enum State: UInt8, Sendable {
+        case size, extensions, sizeLF, data, dataCR, dataLF, trailerStart, trailerName, trailerValue, trailerLF, finalLF, done
+        case invalid
+    }
+
+    var state = State.size
+    var sizeDigits = 0
+    var remaining: Int64 = 0
+    var lineBytes = 0
+    var trailerBytes = 0
+    var error = ChunkedError.invalidChunkSize
+
+    /// Longest chunk extension accepted on one size line. Default 1 KiB.
+    public var maxExtensionBytes: Int
+    /// Largest trailer section accepted. Default 8 KiB.
+    public var maxTrailerBytes: Int
+
+    public init(maxExtensionBytes: Int = 1024, maxTrailerBytes: Int = 8 * 1024) {
+        self.maxExtensionBytes = maxExtensionBytes
+        self.maxTrailerBytes = maxTrailerBytes
+    }
+
+    /// Whether the last chunk and trailer section have been read.
+    public var isDone: Bool { state == .done }
+
+    /// Decodes as much of `input` as it can, calling `onData` with each piece of chunk data.
+    public mutating func decode(
+        _ input: UnsafeRawBufferPointer, onData: (UnsafeRawBufferPointer) -> Void = { _ in }
+    ) -> ChunkedResult {
+        if state == .done { return .done(consumed: 0) }
+        if state == .invalid { return .invalid(error) }
+        guard let raw = input.baseAddress else { return .needMore }
+        let p = raw.assumingMemoryBound(to: UInt8.self)
+        let end = input.count
+        var i = 0
+        while i < end {
+            let c = p[i]
+            switch state {
+            case .size:
+                if let digit = Self.hexValue(c) {
+                    guard sizeDigits < 15 else { return fail(.invalidChunkSize) }
+                    remaining = remaining << 4 | Int64(digit)
+                    sizeDigits += 1
+                    i += 1
+                } else {
+                    guard sizeDigits > 0 else { return fail(.invalidChunkSize) }
+                    if c == CharacterClass.cr {
+                        state = .sizeLF
+                        i += 1
+                    } else if c == 0x3b || CharacterClass.isWhitespace(c) {  // ";" or BWS before it
+                        state = .extensions
+                        lineBytes = 0
+                    } else {
+                        return fail(c == CharacterClass.lf ? .invalidLineEnding : .invalidChunkSize)
+                    }
+                }
+            case .extensions:
+                if c == CharacterClass.cr {
+                    state = .sizeLF
+                } else {
+                    // chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ), with ext-val a
+                    // token or quoted-string: the bytes those allow, and a bounded length.
+                    guard CharacterClass.isFieldValueByte(c), lineBytes < maxExtensionBytes else {
+                        return fail(c == CharacterClass.lf ? .invalidLineEnding : .invalidChunkExtension)
+                    }
+                    lineBytes += 1
+                }
+                i += 1
+            case .sizeLF:
+                guard c == CharacterClass.lf else { return fail(.invalidLineEnding) }
+                i += 1
+                state = remaining == 0 ? .trailerStart : .data
+                trailerBytes = 0
+            case .data:
+                let take = Int(min(Int64(end - i), remaining))
+                onData(UnsafeRawBufferPointer(start: p + i, count: take))
+                i += take
+                remaining -= Int64(take)
+                if remaining == 0 { state = .dataCR }
+            case .dataCR:
+                guard c == CharacterClass.cr else { return fail(.invalidLineEnding) }
+                i += 1
+                state = .dataLF
+            case .dataLF:
+                guard c == CharacterClass.lf else { return fail(.invalidLineEnding) }
+                i += 1
+                state = .size
+                sizeDigits = 0
+            case .trailerStart:
+                if c == CharacterClass.cr {
+                    state = .finalLF
+                    i += 1
+                } else {
+                    guard CharacterClass.isTokenChar(c) else {
+                        return fail(c == CharacterClass.lf ? .invalidLineEnding : .invalidTrailer)
+                    }
+                    state = .trailerName
+                }
+            case .trailerName, .trailerValue:
+                // field-line = field-name ":" OWS field-value OWS
+                if state == .trailerName {
+                    if c == CharacterClass.colon {
+                        state = .trailerValue
+                    } else {
+                        guard CharacterClass.isTokenChar(c) else { return fail(.invalidTrailer) }
+                    }
+                } else if c == CharacterClass.cr {
+                    state = .trailerLF
+                } else {
+                    guard CharacterClass.isFieldValueByte(c) else { return fail(.invalidTrailer) }
+                }
+                i += 1
+                trailerBytes += 1
+                guard trailerBytes <= maxTrailerBytes else { return fail(.invalidTrailer) }
+            case .trailerLF:
+                guard c == CharacterClass.lf else { return fail(.invalidLineEnding) }
+                i += 1
+                state = .trailerStart
+            case .finalLF:
+                guard c == CharacterClass.lf else { return fail(.invalidLineEnding) }
+                state = .done
+                return .done(consumed: i + 1)
+            case .done:
+                return .done(consumed: 0)
+            case .invalid:
+                return .invalid(error)
+            }
+        }
+        return .needMore
+    }
+
+    private mutating func fail(_ e: ChunkedError) -> ChunkedResult {
+        state = .invalid
+        error = e
+        return .invalid(e)
+    }
+
+    @inline(__always)
+    static func hexValue(_ c: UInt8) -> UInt8? {
+        if c &- 0x30 < 10 { return c &- 0x30 }
+        let lower = c | 0x20
+        if lower &- 0x61 < 6 { return lower &- 0x61 + 10 }
+        return nil
+    }
+}
