@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Layering (see DESIGN.md): CGustSystem <- GustIO; GustCore <- GustHTTP1; Gust on top of both;
+// Layering (see DESIGN.md): CGustSystem <- GustIO; GustCore <- GustHTTP1; Gust and GustBench on top;
 // the `gust` executable is a thin CLI over the libraries.
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
@@ -15,9 +15,11 @@ let package = Package(
         .library(name: "GustHTTP1", targets: ["GustHTTP1"]),
         .library(name: "GustIO", targets: ["GustIO"]),
         .library(name: "GustDemo", targets: ["GustDemo"]),
+        .library(name: "GustBench", targets: ["GustBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .target(name: "CGustSystem"),
@@ -26,12 +28,17 @@ let package = Package(
         .target(name: "GustIO", dependencies: ["CGustSystem", "GustCore"], swiftSettings: strict),
         .target(name: "Gust", dependencies: ["GustCore", "GustHTTP1", "GustIO"], swiftSettings: strict),
         .target(name: "GustDemo", dependencies: ["Gust"], swiftSettings: strict),
+        .target(
+            name: "GustBench",
+            dependencies: ["GustCore", "GustHTTP1", "GustIO", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: strict),
         .executableTarget(
             name: "gust",
-            dependencies: ["Gust", "GustDemo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Gust", "GustDemo", "GustBench", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .testTarget(name: "GustCoreTests", dependencies: ["GustCore"], swiftSettings: strict),
         .testTarget(name: "GustHTTP1Tests", dependencies: ["GustHTTP1", "GustCore"], swiftSettings: strict),
+        .testTarget(name: "GustBenchTests", dependencies: ["GustBench", "GustCore", "GustHTTP1"], swiftSettings: strict),
         .testTarget(name: "GustTests", dependencies: ["Gust", "GustDemo", "GustIO", "GustHTTP1"], swiftSettings: strict),
     ]
 )

@@ -3,6 +3,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -35,6 +37,27 @@ int cgust_accept4(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_
 
 int cgust_tcp_socket(int domain) { return socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); }
 
+int cgust_timerfd_create(void) { return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC); }
+
+int cgust_timerfd_set_absolute(int fd, int64_t deadline_ns) {
+    struct itimerspec spec = {0};
+    if (deadline_ns > 0) {
+        spec.it_value.tv_sec = deadline_ns / 1000000000;
+        spec.it_value.tv_nsec = deadline_ns % 1000000000;
+    }
+    return timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, NULL);
+}
+
+int cgust_set_bind_address_no_port(int fd) {
+    int one = 1;
+    return setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+}
+
+int cgust_set_linger_zero(int fd) {
+    struct linger l = {.l_onoff = 1, .l_linger = 0};
+    return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
 int cgust_available_cpus(void) {
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -62,6 +85,14 @@ int cgust_wait_for_signal(void) {
     cgust_termination_set(&set);
     while (sigwait(&set, &sig) != 0) { }
     return sig;
+}
+
+int cgust_wait_for_signal_ms(int timeout_ms) {
+    sigset_t set;
+    cgust_termination_set(&set);
+    struct timespec ts = {.tv_sec = timeout_ms / 1000, .tv_nsec = (long)(timeout_ms % 1000) * 1000000L};
+    int sig = sigtimedwait(&set, NULL, &ts);
+    return sig > 0 ? sig : 0;
 }
 
 int cgust_raise_process(int sig) { return kill(getpid(), sig); }

@@ -11,6 +11,15 @@ public enum Console {
     /// Writes `line` and a newline to standard error.
     public static func error(_ line: String) { write(line + "\n", to: 2) }
 
+    /// Writes `text` as it is (no newline) to standard output.
+    public static func outRaw(_ text: String) { write(text, to: 1) }
+
+    /// Writes `text` as it is (no newline) to standard error: for a progress line redrawn with "\r".
+    public static func errorRaw(_ text: String) { write(text, to: 2) }
+
+    /// Whether standard error is a terminal (progress is redrawn in place only then).
+    public static var errorIsTerminal: Bool { isatty(2) == 1 }
+
     static func write(_ text: String, to fd: Int32) {
         var text = text
         text.withUTF8 { bytes in

@@ -18,6 +18,9 @@ public struct SystemError: Error, Sendable, CustomStringConvertible, Equatable {
         "\(call): \(String(cString: strerror(errno))) (errno \(errno))"
     }
 
+    /// A blocking connect ran out of time (SO_SNDTIMEO), or a non-blocking one is under way.
+    public var isInProgress: Bool { errno == EINPROGRESS }
+
     /// The peer went away: reset, broken pipe, or timed out at the TCP level.
     public var isDisconnect: Bool {
         errno == ECONNRESET || errno == EPIPE || errno == ETIMEDOUT || errno == ENOTCONN
@@ -133,11 +136,53 @@ public enum System {
         return getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &length) == 0 ? value : Glibc.errno
     }
 
+    /// SO_SNDTIMEO: a blocking send, or a blocking connect, gives up after `timeout`
+    /// (a connect then fails with EINPROGRESS).
+    public static func setSendTimeout(_ fd: Int32, _ timeout: Duration) throws(SystemError) {
+        var tv = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
+        _ = try call("setsockopt(SO_SNDTIMEO)") { setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size)) }
+    }
+
+    /// The whole content of a file, or nil if it cannot be read (tools only; blocking).
+    public static func readFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { _ = Glibc.close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && Glibc.errno == EINTR { continue }
+            guard n >= 0 else { return nil }
+            if n == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    /// Sleeps the calling thread (not for reactor threads).
+    public static func sleep(_ duration: Duration) {
+        let ns = max(0, duration.nanoseconds)
+        var request = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) == -1 && Glibc.errno == EINTR { request = remaining }
+    }
+
     /// Clears or sets O_NONBLOCK (tools and tests that want plain blocking sockets).
     public static func setBlocking(_ fd: Int32, _ blocking: Bool) throws(SystemError) {
         let flags = try call("fcntl") { fcntl(fd, F_GETFL) }
         let wanted = blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK
         if wanted != flags { _ = try call("fcntl") { fcntl(fd, F_SETFL, wanted) } }
+    }
+
+    /// Binds a client socket to a source address (port chosen at connect, IP_BIND_ADDRESS_NO_PORT).
+    public static func bindSource(_ fd: Int32, address: SocketAddress) throws(SystemError) {
+        _ = try call("setsockopt(IP_BIND_ADDRESS_NO_PORT)") { cgust_set_bind_address_no_port(fd) }
+        try address.withSockAddr { (p, n) throws(SystemError) in try bind(fd, address: p, length: n) }
+    }
+
+    /// Makes `close` reset the connection (SO_LINGER 0): no TIME_WAIT is left behind.
+    public static func setLingerZero(_ fd: Int32) {
+        _ = cgust_set_linger_zero(fd)
     }
 
     /// `accept4(2)` with SOCK_NONBLOCK | SOCK_CLOEXEC.
@@ -158,6 +203,18 @@ public enum System {
             // sin_port and sin6_port sit at the same offset, in network byte order.
             Int(UInt16(bigEndian: raw.load(fromByteOffset: 2, as: UInt16.self)))
         }
+    }
+
+    // MARK: timerfd
+
+    /// A non-blocking monotonic timerfd, for deadlines finer than the reactor's timer wheel.
+    public static func timerfdCreate() throws(SystemError) -> Int32 {
+        try call("timerfd_create") { cgust_timerfd_create() }
+    }
+
+    /// Arms `fd` to fire at `deadline` (absolute, on the monotonic clock); `nil` disarms it.
+    public static func timerfdSet(_ fd: Int32, at deadline: Instant?) {
+        _ = cgust_timerfd_set_absolute(fd, deadline.map { max($0.nanoseconds, 1) } ?? 0)
     }
 
     // MARK: epoll and eventfd

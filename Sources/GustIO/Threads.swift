@@ -49,6 +49,14 @@ public enum Signals {
         cgust_wait_for_signal()
     }
 
+    /// Waits up to `timeout` for SIGINT, SIGTERM or SIGHUP (blocked beforehand); returns its
+    /// number, or nil when the time ran out. Also serves as the main thread's sleep.
+    public static func waitForTermination(timeout: Duration) -> Int32? {
+        let ms = Int32(clamping: max(0, timeout.nanoseconds / 1_000_000))
+        let sig = cgust_wait_for_signal_ms(ms)
+        return sig > 0 ? sig : nil
+    }
+
     /// Sends SIGTERM to this process (ends a `waitForTermination` from inside).
     public static func requestTermination() {
         _ = cgust_raise_process(SIGTERM)

@@ -55,6 +55,17 @@ int cgust_available_cpus(void);
 int cgust_block_termination_signals(void);
 /// Waits for SIGINT, SIGTERM or SIGHUP (blocked beforehand); returns the signal number.
 int cgust_wait_for_signal(void);
+/// A non-blocking, close-on-exec timerfd on CLOCK_MONOTONIC.
+int cgust_timerfd_create(void);
+/// Arms `fd` to fire once at `deadline_ns` on CLOCK_MONOTONIC (absolute); 0 disarms it.
+int cgust_timerfd_set_absolute(int fd, int64_t deadline_ns);
+/// Sets IP_BIND_ADDRESS_NO_PORT: a later bind picks the address only, connect picks the port
+/// (so many connections from one source address are not limited to one ephemeral range).
+int cgust_set_bind_address_no_port(int fd);
+/// SO_LINGER with a zero timeout: close() resets the connection and leaves no TIME_WAIT.
+int cgust_set_linger_zero(int fd);
+/// Like cgust_wait_for_signal, but gives up after `timeout_ms`: returns the signal, or 0.
+int cgust_wait_for_signal_ms(int timeout_ms);
 /// Names the calling thread (at most 15 bytes are kept).
 void cgust_set_thread_name(const char *name);
 /// Sends `sig` to this process (used to end a signal wait from inside the process).

@@ -1,0 +1,102 @@
+"""`gust bench` against a real `gust serve`: counts, JSON, open loop and its correction, errors."""
+import json
+import socket
+import subprocess
+
+from conftest import GUST, GustServer
+
+
+def bench(*args, timeout=60):
+    return subprocess.run([GUST, "bench", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def bench_json(*args):
+    r = bench(*args, "--json", "--quiet")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_request_count_is_exact(server):
+    report = bench_json(f"{server.url}/plaintext", "-c", "8", "-t", "2", "-n", "2000")
+    assert report["requests"] == 2000
+    assert report["status"] == {"200": 2000}
+    assert report["errors"]["total"] == 0
+    assert report["connections_opened"] == 8
+    for key in ("p50", "p90", "p99", "p99_9", "p99_99", "max", "mean"):
+        assert report["latency_us"][key] > 0
+    assert report["latency_us"]["p50"] <= report["latency_us"]["p99"] <= report["latency_us"]["max"]
+    # Every byte of every response was read: 2000 × the size of one /plaintext response.
+    assert report["bytes_in"] % 2000 == 0
+
+
+def test_pipelined_duration_run(server):
+    report = bench_json(f"{server.url}/json", "-c", "4", "--pipeline", "8", "-d", "1s")
+    assert report["requests"] > 1000
+    assert report["errors"]["total"] == 0
+    assert set(report["status"]) == {"200"}
+    assert 0.9 < report["duration_s"] < 1.1
+    assert abs(report["rps"] - report["requests"] / report["duration_s"]) < 1
+
+
+def test_no_keepalive_opens_a_connection_per_request(server):
+    report = bench_json(f"{server.url}/plaintext", "-c", "2", "-n", "300", "--no-keepalive")
+    assert report["requests"] == 300
+    assert report["errors"]["total"] == 0
+    assert 300 <= report["connections_opened"] <= 302
+
+
+def test_post_body_and_headers_reach_the_server(server, tmp_path):
+    body = tmp_path / "body.json"
+    body.write_bytes(b'{"k": "v"}')
+    report = bench_json(f"{server.url}/echo", "-m", "POST", "-H", "Content-Type: application/json",
+                        "--body", f"@{body}", "-c", "2", "-n", "100")
+    assert report["status"] == {"200": 100}
+    assert report["bytes_out"] > 100 * len(b'{"k": "v"}')
+
+
+def test_not_found_is_counted_by_status(server):
+    report = bench_json(f"{server.url}/missing", "-c", "2", "-n", "50")
+    assert report["status"] == {"404": 50}
+
+
+def test_open_loop_keeps_the_rate(server):
+    report = bench_json(f"{server.url}/plaintext", "-c", "10", "--rate", "2000", "-d", "2s")
+    assert report["requested_rate"] == 2000
+    assert abs(report["requests"] - 4000) <= 40, report
+    assert "uncorrected_latency_us" in report
+
+
+def test_a_stalling_server_shows_in_corrected_latency_only():
+    # /delay answers after 100 ms: 2 connections carry at most 20 requests/s. Asking for 60/s
+    # queues requests behind each other: latency from the intended send time grows with the
+    # queue, while latency from the actual send stays at the server's 100 ms.
+    s = GustServer("--reactors", "1").start()
+    try:
+        report = bench_json(f"{s.url}/delay?ms=100", "-c", "2", "--rate", "60", "-d", "3s")
+    finally:
+        s.stop()
+    corrected, uncorrected = report["latency_us"], report["uncorrected_latency_us"]
+    assert uncorrected["p99"] < 200_000, uncorrected
+    assert corrected["p99"] > 1_000_000, corrected
+    assert report["achieved_rate"] < 0.5 * report["requested_rate"]
+
+
+def test_refused_target_is_one_clear_error():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    r = bench(f"http://127.0.0.1:{port}/", "-d", "1s", timeout=20)
+    assert r.returncode == 1
+    assert r.stderr.strip().startswith("gust bench: cannot connect to 127.0.0.1:")
+    assert "refused" in r.stderr.lower()
+
+
+def test_usage_errors():
+    for args in (["https://example.com/"], ["not-a-url"], ["http://127.0.0.1:1/", "-n", "5", "-d", "1s"],
+                 ["http://127.0.0.1:1/", "--rate", "10", "-n", "5"], ["http://127.0.0.1:1/", "-c", "1", "-t", "2"],
+                 ["http://127.0.0.1:1/", "--pipeline", "4", "--no-keepalive"], ["http://127.0.0.1:1/", "-d", "soon"],
+                 ["http://127.0.0.1:1/", "--unknown-flag"]):
+        r = bench(*args, timeout=20)
+        assert r.returncode == 64, (args, r.returncode, r.stderr)
+        assert "Error:" in r.stderr

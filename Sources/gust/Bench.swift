@@ -1,0 +1,143 @@
+import ArgumentParser
+import GustBench
+import GustIO
+
+/// `gust bench`: an HTTP/1.1 load generator on Gust's reactors.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Load-test an HTTP/1.1 server: closed or open loop, latencies corrected for coordinated omission.",
+        discussion: """
+            Exit status: 0 when the run completed; 1 when it could not run (target refused or \
+            unreachable); 64 for a usage error.
+            """)
+
+    @Argument(help: "The URL to request, http://host[:port]/path")
+    var url: String
+
+    @Option(name: .short, help: "Connections.")
+    var c = 64
+
+    @Option(name: .short, help: "Reactor threads.")
+    var t = 1
+
+    @Option(name: .short, help: "Duration after the warm-up, e.g. 10s, 500ms, 2m (default 10s unless -n).")
+    var d: String?
+
+    @Option(name: .short, help: "Stop after this many requests (closed loop).")
+    var n: Int?
+
+    @Option(help: "Requests in flight per connection.")
+    var pipeline = 1
+
+    @Flag(help: "A new connection for every request.")
+    var noKeepalive = false
+
+    @Option(help: "Open loop: requests per second over all connections.")
+    var rate: Int?
+
+    @Option(help: "Warm-up excluded from the results, e.g. 2s.")
+    var warmup = "0s"
+
+    @Option(help: "Per-request timeout, e.g. 10s.")
+    var timeout = "10s"
+
+    @Option(help: "New connections per second (default: all at once).")
+    var connectRate: Int?
+
+    @Option(help: "Source addresses, e.g. 127.0.0.2-127.0.0.40 (binds with IP_BIND_ADDRESS_NO_PORT).")
+    var source: String?
+
+    @Option(name: .short, help: "Request method.")
+    var m = "GET"
+
+    @Option(name: .short, help: "A request header 'Name: value' (repeatable).")
+    var H: [String] = []
+
+    @Option(help: "Request body: text, or @file.")
+    var body: String?
+
+    @Flag(help: "Print one JSON object on standard output instead of the report.")
+    var json = false
+
+    @Flag(help: "No progress lines.")
+    var quiet = false
+
+    func makeConfiguration() throws -> BenchConfiguration {
+        let target: TargetURL
+        do { target = try TargetURL(url) } catch { throw ValidationError(error.description) }
+        var bodyBytes: [UInt8]?
+        if let body {
+            if body.hasPrefix("@") {
+                guard let bytes = System.readFile(String(body.dropFirst())) else {
+                    throw ValidationError("cannot read body file \(body.dropFirst())")
+                }
+                bodyBytes = bytes
+            } else {
+                bodyBytes = Array(body.utf8)
+            }
+        }
+        let request: RequestTemplate
+        do {
+            request = try RequestTemplate(method: m, url: target, headers: H, body: bodyBytes, keepAlive: !noKeepalive)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        var config = BenchConfiguration(url: target, request: request)
+        config.connections = c
+        config.reactors = t
+        config.requestCount = n
+        config.duration = n == nil ? try DurationText.parse(d ?? "10s", option: "-d") : nil
+        if n != nil && d != nil { throw ValidationError("give exactly one of -d and -n") }
+        config.pipeline = pipeline
+        config.keepAlive = !noKeepalive
+        config.rate = rate
+        config.warmup = try DurationText.parse(warmup, option: "--warmup")
+        config.timeout = try DurationText.parse(timeout, option: "--timeout")
+        config.connectRate = connectRate
+        if let source {
+            do { config.sources = try SourceAddresses.parse(source) } catch { throw ValidationError(error.description) }
+        }
+        do { try config.validate() } catch { throw ValidationError(error.description) }
+        return config
+    }
+
+    func validate() throws {
+        _ = try makeConfiguration()
+    }
+
+    func run() throws {
+        let config = try makeConfiguration()
+        let terminal = Console.errorIsTerminal
+        let result: BenchResult
+        do {
+            result = try BenchRun.run(config) { p in
+                guard !quiet else { return }
+                let line = BenchReport.progressLine(p)
+                if terminal { Console.errorRaw("\r\u{1b}[K" + line) } else { Console.error(line) }
+            }
+        } catch {
+            if terminal && !quiet { Console.errorRaw("\r\u{1b}[K") }
+            Console.error("gust bench: \(error)")
+            throw ExitCode(1)
+        }
+        if terminal && !quiet { Console.errorRaw("\r\u{1b}[K") }
+        if json {
+            Console.out(BenchReport.json(result))
+        } else {
+            Console.outRaw(BenchReport.text(result))
+        }
+    }
+}
+
+/// Durations as people write them: 10s, 500ms, 250us, 2m, 1.5s.
+enum DurationText {
+    static func parse(_ text: String, option: String) throws -> Duration {
+        let units: [(String, Double)] = [("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            if let v = Double(text.dropLast(suffix.count)), v >= 0, v.isFinite {
+                return .nanoseconds(Int64(v * scale * 1e9))
+            }
+        }
+        throw ValidationError("\(option): '\(text)' is not a duration (say 10s, 500ms, 2m)")
+    }
+}
