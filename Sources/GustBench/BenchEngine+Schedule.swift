@@ -39,12 +39,6 @@ extension BenchEngine {
     /// end the run when its time is up.
     func sweep() {
         let now = System.monotonicNow().nanoseconds
-        // Backstop for the pacing timer: a connect timer was seen not to fire (under
-        // investigation, see the closing note of the bench work); the sweep restarts pacing.
-        if !pendingConnects.isEmpty && now >= max(plan.startTime, nextConnectTime) && !sendingStopped {
-            connectTimerArmed = false
-            connectSome()
-        }
         for i in connections.indices where connections[i].phase == .open {
             if connections[i].inFlight > 0 {
                 let oldest = ring[i * depth * 2 + connections[i].ringHead * 2 + 1]

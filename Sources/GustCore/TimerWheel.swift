@@ -204,7 +204,13 @@ public struct TimerWheel: ~Copyable {
         entries[index].next = head
         if head >= 0 { entries[Int(head)].prev = Int32(index) }
         slots[slot] = Int32(index)
-        if tick < earliestHint { earliestHint = tick }
+        // The hint is a lower bound over every scheduled timer. When it is unknown (.max) and
+        // other timers are scheduled, it must stay unknown: this tick may be later than theirs.
+        if earliestHint == .max {
+            if count == 0 { earliestHint = tick }
+        } else if tick < earliestHint {
+            earliestHint = tick
+        }
     }
 
     /// Unlinks a scheduled or firing entry from its list.

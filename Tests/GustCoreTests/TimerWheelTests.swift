@@ -28,6 +28,33 @@ import Testing
         #expect(next == nil)
     }
 
+    /// Regression: after a firing used up the earliest-expiry hint, a timer scheduled later than
+    /// one already waiting set the hint to its own tick, the waiting timer's slot was stepped
+    /// over, and it fired a whole lap (4 s) late. Seen as a load generator's start timer that
+    /// never fired while its 10 ms sweep timer kept re-arming.
+    @Test func aTimerScheduledAfterAFiringDoesNotHideAnEarlierOne() {
+        var wheel = TimerWheel(now: origin)
+        _ = wheel.schedule(at: at(19), payload: 1)  // waiting
+        _ = wheel.schedule(at: at(10), payload: 2)
+        #expect(drain(&wheel, to: 10) == [2])
+        _ = wheel.schedule(at: at(20), payload: 3)  // re-armed from the firing, later than 1
+        let next = wheel.nextDeadline()
+        #expect(next.map { $0 <= at(19) } == true)
+        #expect(drain(&wheel, to: 19) == [1])
+        #expect(drain(&wheel, to: 20) == [3])
+        // The same through reschedule.
+        let a = wheel.schedule(at: at(40), payload: 4)
+        _ = wheel.schedule(at: at(30), payload: 5)
+        #expect(drain(&wheel, to: 30) == [5])
+        let b = wheel.schedule(at: at(60), payload: 6)
+        let moved = wheel.reschedule(b, to: at(50))
+        #expect(moved)
+        #expect(drain(&wheel, to: 40) == [4])
+        #expect(drain(&wheel, to: 50) == [6])
+        let cancelled = wheel.cancel(a)
+        #expect(!cancelled, "fired timers cannot be cancelled")
+    }
+
     @Test func cancelAndReschedule() {
         var wheel = TimerWheel(now: origin)
         let a = wheel.schedule(at: at(10), payload: 1)
