@@ -80,7 +80,6 @@ final class BenchEngine: ReactorDelegate {
         readBuffer = .allocate(byteCount: readBufferSize, alignment: 64)
         ring = .allocate(capacity: max(1, connections.count * depth * 2))
         timeoutNanoseconds = configuration.timeout.nanoseconds
-        parser = ResponseParser()
     }
 
     deinit {
@@ -248,12 +247,13 @@ final class BenchEngine: ReactorDelegate {
             reactor.deregister(fd)
             System.close(fd)
         }
-        let c = connections[index]
-        connections[index] = ClientConnection(globalIndex: c.globalIndex)
-        connections[index].nextToSend = c.nextToSend
-        connections[index].dueUpTo = c.dueUpTo
-        connections[index].partial = c.partial
-        connections[index].partial.removeAll(keepingCapacity: true)
+        // A fresh state that keeps its place in the schedule and its head buffer's capacity.
+        var old = connections[index]
+        connections[index] = ClientConnection(globalIndex: old.globalIndex)
+        connections[index].nextToSend = old.nextToSend
+        connections[index].dueUpTo = old.dueUpTo
+        old.partial.removeAll(keepingCapacity: true)
+        connections[index].partial = old.partial
         if !sendingStopped {
             pendingConnects.append(index)
             connectSome()

@@ -8,7 +8,7 @@ public enum BenchReport {
         if r.interrupted { out += "(interrupted: figures cover the time run)\n" }
         out += "  requests   \(r.requests) in \(format(r.durationSeconds, 2)) s = \(format(r.rps, 1)) req/s\n"
         if let rate = r.requestedRate {
-            let ratio = Double(r.requests) / max(r.durationSeconds, 1e-9) / Double(rate)
+            let ratio = r.rps / Double(rate)
             out += "  rate       requested \(rate)/s, achieved \(format(r.rps, 1))/s (\(format(ratio * 100, 1))%)"
             if r.stats.lateSends > 0 {
                 out += "; \(r.stats.lateSends) sends over 1 ms late, worst \(formatMicros(Double(r.stats.maxLagNanoseconds) / 1000)) behind"

@@ -39,7 +39,4 @@ public struct BenchResult: Sendable {
 
     public var latency: Latency { Latency(stats.corrected) }
     public var uncorrectedLatency: Latency { Latency(stats.uncorrected) }
-
-    /// Open loop: completed requests per second against the requested rate.
-    public var achievedRate: Double { rps }
 }

@@ -34,14 +34,7 @@ extension RequestParser {
     /// `Content-Length = 1*DIGIT` (RFC 9110 §8.6). Strict: no sign, no list, no empty value;
     /// repeated fields must agree.
     mutating func noteContentLength(_ value: UnsafePointer<UInt8>, _ n: Int) -> HTTPParseError? {
-        guard n > 0 else { return .invalidContentLength }
-        var length: Int64 = 0
-        for k in 0..<n {
-            let digit = value[k] &- 0x30
-            guard digit < 10 else { return .invalidContentLength }
-            // Saturate: anything over 10^17 is far beyond any body limit.
-            length = length > 100_000_000_000_000_000 ? Int64.max : length * 10 + Int64(digit)
-        }
+        guard let length = FieldValues.decimalLength(value, n) else { return .invalidContentLength }
         if contentLength >= 0 && contentLength != length { return .conflictingContentLength }
         contentLength = length
         return nil
@@ -49,20 +42,9 @@ extension RequestParser {
 
     /// Records `close` and `keep-alive` among the comma-separated connection options.
     mutating func noteConnectionOptions(_ value: UnsafePointer<UInt8>, _ n: Int) {
-        var k = 0
-        while k < n {
-            while k < n && (value[k] == 0x2c || CharacterClass.isWhitespace(value[k])) { k += 1 }
-            let start = k
-            while k < n && value[k] != 0x2c && !CharacterClass.isWhitespace(value[k]) { k += 1 }
-            let length = k - start
-            if length == 5 && asciiCaseInsensitiveEqual(value + start, ("close" as StaticString).utf8Start, 5) {
-                flags.insert(.connectionClose)
-            } else if length == 10
-                && asciiCaseInsensitiveEqual(value + start, ("keep-alive" as StaticString).utf8Start, 10)
-            {
-                flags.insert(.connectionKeepAlive)
-            }
-        }
+        let options = FieldValues.connectionOptions(value, n)
+        if options.close { flags.insert(.connectionClose) }
+        if options.keepAlive { flags.insert(.connectionKeepAlive) }
     }
 
     /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2): reg-name characters, IP-literal brackets,

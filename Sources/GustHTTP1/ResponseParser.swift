@@ -172,13 +172,7 @@ public struct ResponseParser: Sendable {
             nameLength == s.utf8CodeUnitCount && asciiCaseInsensitiveEqual(name, s.utf8Start, nameLength)
         }
         if named("content-length") {
-            guard valueLength > 0 else { return .invalidContentLength }
-            var n: Int64 = 0
-            for k in 0..<valueLength {
-                let digit = value[k] &- 0x30
-                guard digit < 10, n < 100_000_000_000_000_000 else { return .invalidContentLength }
-                n = n * 10 + Int64(digit)
-            }
+            guard let n = FieldValues.decimalLength(value, valueLength), n != Int64.max else { return .invalidContentLength }
             if contentLength >= 0 && contentLength != n { return .invalidContentLength }
             contentLength = n
         } else if named("transfer-encoding") {
@@ -191,19 +185,9 @@ public struct ResponseParser: Sendable {
             let chunked: StaticString = "chunked"
             isChunked = last - first == 7 && asciiCaseInsensitiveEqual(value + first, chunked.utf8Start, 7)
         } else if named("connection") {
-            var k = 0
-            while k < valueLength {
-                while k < valueLength && (value[k] == 0x2c || CharacterClass.isWhitespace(value[k])) { k += 1 }
-                let start = k
-                while k < valueLength && value[k] != 0x2c && !CharacterClass.isWhitespace(value[k]) { k += 1 }
-                let close: StaticString = "close"
-                let keepAlive: StaticString = "keep-alive"
-                if k - start == 5 && asciiCaseInsensitiveEqual(value + start, close.utf8Start, 5) {
-                    hasConnectionClose = true
-                } else if k - start == 10 && asciiCaseInsensitiveEqual(value + start, keepAlive.utf8Start, 10) {
-                    hasConnectionKeepAlive = true
-                }
-            }
+            let options = FieldValues.connectionOptions(value, valueLength)
+            hasConnectionClose = hasConnectionClose || options.close
+            hasConnectionKeepAlive = hasConnectionKeepAlive || options.keepAlive
         }
         return nil
     }
