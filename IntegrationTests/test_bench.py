@@ -29,6 +29,17 @@ def test_request_count_is_exact(server):
     assert report["bytes_in"] % 2000 == 0
 
 
+def test_request_count_waits_for_slow_responses(server):
+    # Sending stops at the count while responses are still on their way (each takes 100 ms):
+    # the run waits for them, and the wait's deadline is computed from when sending stopped
+    # (a count run has no end time to add the timeout to).
+    report = bench_json(f"{server.url}/delay?ms=100", "-c", "4", "-t", "2", "-n", "8")
+    assert report["requests"] == 8
+    assert report["status"] == {"200": 8}
+    assert report["errors"]["total"] == 0
+    assert report["latency_us"]["p50"] >= 100_000
+
+
 def test_pipelined_duration_run(server):
     report = bench_json(f"{server.url}/json", "-c", "4", "--pipeline", "8", "-d", "1s")
     assert report["requests"] > 1000

@@ -54,8 +54,9 @@ extension BenchEngine {
         if let budget = plan.budget, sentInWindow >= budget { stopSending() }
         if sendingStopped {
             let idle = connections.allSatisfy { $0.inFlight == 0 || $0.phase != .open }
-            // In-flight requests get up to the timeout to finish after sending stops.
-            if idle || now >= max(plan.endTime, stoppedAt) + timeoutNanoseconds { finish(now: now) }
+            // In-flight requests get up to the timeout to finish after sending stops. (Measured
+            // from `stoppedAt`, a real time: a count run's `endTime` is Int64.max.)
+            if idle || now - stoppedAt >= timeoutNanoseconds { finish(now: now) }
         }
     }
 
