@@ -111,3 +111,47 @@ def test_usage_errors():
         r = bench(*args, timeout=20)
         assert r.returncode == 64, (args, r.returncode, r.stderr)
         assert "Error:" in r.stderr
+
+
+def test_thresholds_pass_and_fail_with_distinct_exit_codes(server):
+    ok = bench(f"{server.url}/plaintext", "-c", "2", "-n", "200", "--quiet", "--json",
+               "--fail-if", "errors>0", "--fail-if", "non2xx>0", "--fail-if", "p99>30s")
+    assert ok.returncode == 0, ok.stderr
+    verdicts = json.loads(ok.stdout)["thresholds"]
+    assert [v["condition"] for v in verdicts] == ["errors>0", "non2xx>0", "p99>30s"]
+    assert not any(v["breached"] for v in verdicts)
+
+    # /missing answers 404: non2xx breaks, errors does not; an impossible rate breaks too.
+    bad = bench(f"{server.url}/missing", "-c", "2", "-n", "100", "--quiet",
+                "--fail-if", "errors>0", "--fail-if", "non2xx>0", "--fail-if", "rps<1000M")
+    assert bad.returncode == 2, bad.stderr
+    lines = [l for l in bad.stderr.splitlines() if "threshold breached" in l]
+    assert lines == ["gust bench: threshold breached: non2xx>0 (measured 100)",
+                     f"gust bench: threshold breached: rps<1000M (measured {lines[1].split('measured ')[1]}"]
+    assert "requests   100" in bad.stdout  # the report is still printed
+
+
+def test_a_bad_threshold_is_a_usage_error():
+    r = bench("http://127.0.0.1:1/", "--fail-if", "p99>10", timeout=20)
+    assert r.returncode == 64
+    assert "--fail-if 'p99>10': '10' is not a latency" in r.stderr
+
+
+def test_plot_is_an_svg_with_both_curves_in_open_loop(server, tmp_path):
+    import xml.etree.ElementTree as ET
+    path = tmp_path / "latency.svg"
+    report = bench_json(f"{server.url}/plaintext", "-c", "4", "--rate", "500", "-d", "1s", "--plot", str(path))
+    assert report["requests"] > 400
+    root = ET.parse(path).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    curves = [p for p in root.iter("{http://www.w3.org/2000/svg}path") if p.get("class") == "curve"]
+    assert [c.find("{http://www.w3.org/2000/svg}title").text for c in curves] == [
+        "corrected (from intended send time)", "uncorrected (from actual send)"]
+    for c in curves:
+        assert len(c.get("d").split("L")) > 50
+
+
+def test_plot_to_an_unwritable_path_fails_before_the_run(server):
+    r = bench(f"{server.url}/plaintext", "-c", "1", "-d", "60s", "--quiet", "--plot", "/nonexistent-dir/x.svg", timeout=10)
+    assert r.returncode == 1
+    assert r.stderr.strip().startswith("gust bench: cannot write the plot to /nonexistent-dir/x.svg: open:")

@@ -42,8 +42,9 @@ public enum BenchReport {
             + "    p99.9 \(formatMicros(l.p99_9))  p99.99 \(formatMicros(l.p99_99))  max \(formatMicros(l.max))  mean \(formatMicros(l.mean))  stdev \(formatMicros(l.stdev))\n"
     }
 
-    /// One JSON object (keys documented in the README).
-    public static func json(_ r: BenchResult) -> String {
+    /// One JSON object (keys documented in the README); `thresholds` adds each `--fail-if` with
+    /// its measured value and verdict.
+    public static func json(_ r: BenchResult, thresholds: [Threshold] = []) -> String {
         func latency(_ l: BenchResult.Latency) -> String {
             "{\"p50\":\(num(l.p50)),\"p75\":\(num(l.p75)),\"p90\":\(num(l.p90)),\"p99\":\(num(l.p99)),\"p99_9\":\(num(l.p99_9)),"
                 + "\"p99_99\":\(num(l.p99_99)),\"max\":\(num(l.max)),\"mean\":\(num(l.mean)),\"stdev\":\(num(l.stdev))}"
@@ -72,6 +73,12 @@ public enum BenchReport {
         fields.append("\"bytes_out\":\(r.stats.bytesOut)")
         fields.append("\"connections_opened\":\(r.stats.connectionsOpened)")
         fields.append("\"interrupted\":\(r.interrupted)")
+        if !thresholds.isEmpty {
+            let verdicts = thresholds.map { t in
+                "{\"condition\":\(quote(t.text)),\"measured\":\(num(t.measured(r))),\"breached\":\(t.isBreached(by: r))}"
+            }
+            fields.append("\"thresholds\":[\(verdicts.joined(separator: ","))]")
+        }
         return "{" + fields.joined(separator: ",") + "}"
     }
 

@@ -159,6 +159,17 @@ public enum System {
         }
     }
 
+    /// Writes `bytes` to a file, replacing it (created with mode 0644). Tools only; blocking.
+    public static func writeFile(_ path: String, _ bytes: [UInt8]) throws(SystemError) {
+        let fd = try call("open") { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+        defer { _ = Glibc.close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let start = offset
+            offset += try call("write") { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + start, $0.count - start) } }
+        }
+    }
+
     /// Sleeps the calling thread (not for reactor threads).
     public static func sleep(_ duration: Duration) {
         let ns = max(0, duration.nanoseconds)

@@ -7,8 +7,15 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Load-test an HTTP/1.1 server: closed or open loop, latencies corrected for coordinated omission.",
         discussion: """
-            Exit status: 0 when the run completed; 1 when it could not run (target refused or \
-            unreachable); 64 for a usage error.
+            Exit status: 0 when the run completed and no --fail-if threshold was breached; 1 when \
+            it could not run (target refused or unreachable) or the plot could not be written; \
+            2 when a --fail-if threshold was breached; 64 for a usage error.
+
+            --fail-if takes METRIC OP VALUE, OP one of > >= < <=: latencies p50 p75 p90 p99 \
+            p99.9 p99.99 max mean stdev with a unit (ns us ms s); rps (k and M allowed); \
+            requests; errors and errors.connect|read|write|timeout|malformed; error_rate in \
+            percent; non2xx; status.NNN and status.Nxx. Example: --fail-if 'p99>10ms' \
+            --fail-if 'errors>0' --fail-if 'rps<50k'.
             """)
 
     @Argument(help: "The URL to request, http://host[:port]/path")
@@ -62,6 +69,20 @@ struct Bench: ParsableCommand {
     @Flag(help: "No progress lines.")
     var quiet = false
 
+    @Option(name: .customLong("fail-if"), help: "Exit with status 2 if this holds, e.g. 'p99>10ms', 'errors>0', 'rps<50k' (repeatable).")
+    var failIf: [String] = []
+
+    @Option(help: "Write a latency-by-percentile chart (SVG) to this file.")
+    var plot: String?
+
+    func makeThresholds() throws -> [Threshold] {
+        var thresholds: [Threshold] = []
+        for text in failIf {
+            do { thresholds.append(try Threshold(text)) } catch { throw ValidationError(error.description) }
+        }
+        return thresholds
+    }
+
     func makeConfiguration() throws -> BenchConfiguration {
         let target: TargetURL
         do { target = try TargetURL(url) } catch { throw ValidationError(error.description) }
@@ -103,10 +124,13 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         _ = try makeConfiguration()
+        _ = try makeThresholds()
     }
 
     func run() throws {
         let config = try makeConfiguration()
+        let thresholds = try makeThresholds()
+        if let plot { try writePlot(plot, "") }  // an unwritable path fails before the run, not after
         let terminal = Console.errorIsTerminal
         let result: BenchResult
         do {
@@ -122,10 +146,25 @@ struct Bench: ParsableCommand {
         }
         if terminal && !quiet { Console.errorRaw("\r\u{1b}[K") }
         if json {
-            Console.out(BenchReport.json(result))
+            Console.out(BenchReport.json(result, thresholds: thresholds))
         } else {
             Console.outRaw(BenchReport.text(result))
         }
+        if let plot { try writePlot(plot, BenchPlot.svg(result)) }
+        let breached = thresholds.filter { $0.isBreached(by: result) }
+        for threshold in breached {
+            Console.error("gust bench: threshold breached: \(threshold) (measured \(threshold.formatMeasured(result)))")
+        }
+        if !breached.isEmpty { throw ExitCode(2) }
+    }
+}
+
+func writePlot(_ path: String, _ svg: String) throws {
+    do {
+        try System.writeFile(path, Array(svg.utf8))
+    } catch {
+        Console.error("gust bench: cannot write the plot to \(path): \(error)")
+        throw ExitCode(1)
     }
 }
 
