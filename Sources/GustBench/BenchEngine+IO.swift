@@ -5,11 +5,14 @@ import GustIO
 extension BenchEngine {
     // MARK: Writing
 
-    /// Writes as many requests as the loop allows on an open connection with no write pending.
+    /// Writes as many requests as the loop allows on an open connection with no write pending,
+    /// in one `write`: after a read, every response it completed is replaced at once (so a
+    /// pipelined connection costs one read and one write per batch, not per response).
     func pump(_ index: Int, now: Int64) {
-        guard connections[index].phase == .open, connections[index].writeRemaining == 0, !sendingStopped else { return }
+        guard connections[index].phase == .open, connections[index].writeRemaining == 0, !sendingStopped,
+            !connections[index].closeAfterResponse  // the server is closing it (or it carries one request)
+        else { return }
         var count = depth - connections[index].inFlight
-        if !configuration.keepAlive && connections[index].closeAfterResponse { return }
         if plan.schedule != nil {
             count = min(count, Int(connections[index].dueUpTo - connections[index].nextToSend))
         } else if let budget = plan.budget, now >= plan.measureStart {
@@ -107,6 +110,7 @@ extension BenchEngine {
                 connections[index].partial = bytes  // keep the capacity for the next split head
             }
         }
+        if connections[index].phase == .open { pump(index, now: now) }
     }
 
     /// The server closed its side.
@@ -191,7 +195,7 @@ extension BenchEngine {
         }
     }
 
-    /// One response is complete: record it, then send more or close.
+    /// One response is complete: record it; the read that completed it sends what replaces it.
     func completeResponse(_ index: Int, status code: Int, now: Int64) {
         let base = index * depth * 2
         let slot = connections[index].ringHead
@@ -209,9 +213,7 @@ extension BenchEngine {
             // Wait for the server to close first, so that TIME_WAIT lands on its side; one that
             // does not is reset by the sweep after a grace period.
             connections[index].awaitingCloseSince = now
-            return
         }
-        pump(index, now: now)
     }
 
     /// Counts every request in flight on a failing connection as an error of `kind`.
