@@ -38,5 +38,17 @@ let package = Package(
             path: "WholeServer",
             swiftSettings: [.swiftLanguageMode(.v6)],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
+        .executableTarget(
+            name: "LoadGenerator",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "Gust", package: "gust"),
+                .product(name: "GustBench", package: "gust"),
+                .product(name: "GustDemo", package: "gust"),
+                .product(name: "GustIO", package: "gust"),
+            ],
+            path: "LoadGenerator",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
     ]
 )

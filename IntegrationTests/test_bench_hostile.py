@@ -141,3 +141,52 @@ def test_a_response_split_byte_by_byte_is_framed():
     assert report["requests"] == 20
     assert report["errors"]["total"] == 0
     assert report["bytes_in"] == 20 * len(response)
+
+
+def python_http_server(protocol, with_length):
+    """Python's own http.server in a thread: HTTP/1.0 (a connection per request) or HTTP/1.1."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = protocol
+
+        def do_GET(self):
+            body = b"hello from http.server\n"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            if with_length:
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+def test_against_python_http_server_keep_alive():
+    httpd = python_http_server("HTTP/1.1", with_length=True)
+    try:
+        report = timed_bench(f"http://127.0.0.1:{httpd.server_port}/", "-c", "4", "-n", "400", budget=30)
+    finally:
+        httpd.shutdown()
+    assert report["requests"] == 400
+    assert report["status"] == {"200": 400}
+    assert report["errors"]["total"] == 0
+    assert report["connections_opened"] == 4
+
+
+def test_against_python_http_server_http10_body_until_close():
+    # HTTP/1.0 responses without Content-Length: the body runs until the server closes.
+    httpd = python_http_server("HTTP/1.0", with_length=False)
+    try:
+        report = timed_bench(f"http://127.0.0.1:{httpd.server_port}/", "-c", "2", "-n", "100", budget=30)
+    finally:
+        httpd.shutdown()
+    assert report["requests"] == 100
+    assert report["status"] == {"200": 100}
+    assert report["errors"]["total"] == 0
+    assert 100 <= report["connections_opened"] <= 102

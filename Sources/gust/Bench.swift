@@ -134,11 +134,11 @@ struct Bench: ParsableCommand {
         let terminal = Console.errorIsTerminal
         let result: BenchResult
         do {
-            result = try BenchRun.run(config) { p in
-                guard !quiet else { return }
+            let report: ((BenchRun.Progress) -> Void)? = quiet ? nil : { p in
                 let line = BenchReport.progressLine(p)
                 if terminal { Console.errorRaw("\r\u{1b}[K" + line) } else { Console.error(line) }
             }
+            result = try BenchRun.run(config, progress: report)
         } catch {
             if terminal && !quiet { Console.errorRaw("\r\u{1b}[K") }
             Console.error("gust bench: \(error)")

@@ -1,0 +1,163 @@
+import GustCore
+import GustIO
+import Synchronization
+
+/// A benchmark under way: its reactor threads, their plans, and where their results land.
+/// `BenchRun.run` drives one from the command line; a program (or a benchmark of the load
+/// generator itself) can start one, look at its progress, interrupt it, and collect the result.
+///
+/// Threading: every method may be called from any thread; the work runs on the reactor threads.
+public final class BenchSession: Sendable {
+    public let configuration: BenchConfiguration
+    let group: ReactorGroup
+    let control: RunControl
+    /// Monotonic nanoseconds: when sending starts, and when measuring starts (after the warm-up).
+    public let startTime: Int64
+    let measureStart: Int64
+    let wasInterrupted = Atomic<Bool>(false)
+
+    /// Validates the configuration, checks the target answers (one blocking connect, at most
+    /// 3 s), and starts one reactor thread per `configuration.reactors`. Throws
+    /// `BenchRun.Failure` with a one-line reason.
+    public static func start(_ configuration: BenchConfiguration) throws(BenchRun.Failure) -> BenchSession {
+        do {
+            try configuration.validate()
+        } catch {
+            throw BenchRun.Failure(description: error.description)
+        }
+        let address: SocketAddress
+        do {
+            address = try SocketAddress(host: configuration.url.host, port: configuration.url.port)
+        } catch {
+            throw BenchRun.Failure(description: "cannot resolve \(configuration.url.host): \(error)")
+        }
+        try probe(address, sources: configuration.sources)
+        let group: ReactorGroup
+        do {
+            group = try ReactorGroup(count: configuration.reactors)
+        } catch {
+            throw BenchRun.Failure(description: "cannot start reactors: \(error)")
+        }
+        return BenchSession(configuration, address, group)
+    }
+
+    init(_ configuration: BenchConfiguration, _ address: SocketAddress, _ group: ReactorGroup) {
+        self.configuration = configuration
+        self.group = group
+        let reactors = configuration.reactors
+        control = RunControl(expected: reactors)
+        startTime = System.monotonicNow().nanoseconds + 20_000_000  // let every reactor get going first
+        measureStart = startTime + configuration.warmup.nanoseconds
+        let endTime = configuration.duration.map { measureStart + $0.nanoseconds } ?? Int64.max
+        let schedule = configuration.rate.map { OpenLoopSchedule(rate: $0, connections: configuration.connections, start: startTime) }
+        let connectInterval: Int64 = configuration.connectRate.map { Int64(reactors) * 1_000_000_000 / Int64($0) } ?? 0
+        var plans: [ReactorPlan] = []
+        for r in 0..<reactors {
+            let mine = Array(stride(from: r, to: configuration.connections, by: reactors))
+            var budget: Int?
+            if let n = configuration.requestCount { budget = n / reactors + (r < n % reactors ? 1 : 0) }
+            plans.append(ReactorPlan(
+                connections: mine, startTime: startTime, measureStart: measureStart, endTime: endTime,
+                budget: budget, schedule: schedule, connectInterval: connectInterval))
+        }
+        let frozenPlans = plans
+        let control = self.control
+        group.start(name: "gust-bench") { reactor in
+            let engine = BenchEngine(
+                reactor: reactor, configuration: configuration, plan: frozenPlans[reactor.id], address: address, control: control)
+            reactor.runSoon { engine.begin() }
+            return engine
+        }
+    }
+
+    /// Whether every reactor has finished its part (the run's time or count is reached).
+    public var isFinished: Bool { control.results != nil }
+
+    /// Every reactor's counters and histograms so far, merged (one job per reactor, waited for
+    /// up to half a second). Allocates: for progress displays, not for hot loops.
+    public func progress() -> BenchStats {
+        let box = ProgressBox(expected: group.count)
+        for handle in group.handles {
+            let queued = handle.execute { reactor in
+                box.add((reactor.delegate as? BenchEngine)?.stats)
+            }
+            if !queued { box.add(nil) }
+        }
+        return box.wait()
+    }
+
+    /// Cuts the run short: every reactor stops sending and hands in what it measured.
+    public func interrupt() {
+        wasInterrupted.store(true, ordering: .relaxed)
+        for handle in group.handles {
+            _ = handle.execute { reactor in
+                guard let engine = reactor.delegate as? BenchEngine else { return }
+                engine.stopSending()
+                engine.finish(now: System.monotonicNow().nanoseconds)
+            }
+        }
+    }
+
+    /// Waits for the run to finish (polling every `poll`), stops the reactor threads and merges
+    /// what they measured.
+    public func wait(poll: Duration = .milliseconds(5)) -> BenchResult {
+        while !isFinished { System.sleep(poll) }
+        group.stop()
+        group.join()
+        var merged = BenchStats()
+        for stats in control.results ?? [] { merged.merge(stats) }
+        let interrupted = wasInterrupted.load(ordering: .relaxed)
+        var duration: Double
+        if let d = configuration.duration, !interrupted {
+            duration = Double(d.nanoseconds) / 1e9
+        } else {
+            let last = merged.lastResponse > 0 ? merged.lastResponse : System.monotonicNow().nanoseconds
+            duration = Double(max(last - measureStart, 1)) / 1e9
+        }
+        if let d = configuration.duration, interrupted { duration = min(duration, Double(d.nanoseconds) / 1e9) }
+        return BenchResult(
+            stats: merged, durationSeconds: duration, requestedRate: configuration.rate,
+            connections: configuration.connections, reactors: configuration.reactors, pipeline: configuration.pipeline,
+            url: configuration.url.description, interrupted: interrupted)
+    }
+
+    /// One blocking connection attempt (3 s at most), so that a refusing or unreachable target
+    /// is one clear error before anything starts.
+    static func probe(_ address: SocketAddress, sources: [SocketAddress]) throws(BenchRun.Failure) {
+        do {
+            let fd = try System.socket(domain: address.family)
+            defer { System.close(fd) }
+            try System.setBlocking(fd, true)
+            try System.setSendTimeout(fd, .seconds(3))
+            if let source = sources.first { try System.bindSource(fd, address: source) }
+            _ = try address.withSockAddr { (p, n) throws(SystemError) in try System.connect(fd, address: p, length: n) }
+        } catch {
+            let reason = error.isInProgress ? "timed out after 3 s" : error.description
+            throw BenchRun.Failure(description: "cannot connect to \(address): \(reason)")
+        }
+    }
+}
+
+/// Collects one answer per reactor for a progress snapshot; the asking thread waits for them.
+final class ProgressBox: Sendable {
+    let expected: Int
+    let answers = Mutex<(count: Int, stats: BenchStats)>((0, BenchStats()))
+
+    init(expected: Int) { self.expected = expected }
+
+    func add(_ stats: BenchStats?) {
+        answers.withLock { state in
+            if let stats { state.stats.merge(stats) }
+            state.count += 1
+        }
+    }
+
+    /// Waits (up to half a second) for every reactor's answer; returns what arrived.
+    func wait() -> BenchStats {
+        for _ in 0..<500 {
+            if let done = answers.withLock({ $0.count == expected ? $0.stats : nil }) { return done }
+            System.sleep(.milliseconds(1))
+        }
+        return answers.withLock { $0.stats }
+    }
+}
