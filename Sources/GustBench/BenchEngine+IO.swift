@@ -178,7 +178,7 @@ extension BenchEngine {
             case .chunked:
                 let rest = UnsafeRawBufferPointer(rebasing: bytes[i...])
                 switch connections[index].chunked.decode(rest) {
-                case .needMore:
+                case .needMore, .paused:  // (a decode without `until` never pauses)
                     i = bytes.count
                 case .done(let consumed):
                     i += consumed

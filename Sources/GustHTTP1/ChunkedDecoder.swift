@@ -25,6 +25,9 @@ public enum ChunkedResult: Equatable, Sendable {
     case needMore
     /// The body ended after `consumed` bytes of this input (the rest belongs to what follows).
     case done(consumed: Int)
+    /// `onData` asked to stop after a piece; `consumed` bytes of this input were used (call
+    /// again with the rest to go on).
+    case paused(consumed: Int)
     case invalid(ChunkedError)
 }
 
@@ -43,7 +46,27 @@ public struct ChunkedDecoder: Sendable {
         case invalid
     }
 
+    /// Where a chunk extension is: chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ),
+    /// ext-val = token / quoted-string (RFC 9112 §7.1.1).
+    enum ExtensionState: UInt8, Sendable {
+        /// Before ";" (after the size or a quoted value): ";", BWS or CR.
+        case beforeSemicolon
+        /// After BWS: more of it, then ";" (the line may not end in whitespace).
+        case afterWhitespace
+        /// After ";": BWS, then the name's first byte.
+        case nameStart
+        case name
+        /// After a name and BWS: "=", ";" or CR.
+        case afterName
+        /// After "=": BWS, then a token or a quoted string.
+        case valueStart
+        case tokenValue
+        case quotedValue
+        case quotedPair
+    }
+
     var state = State.size
+    var extensionState = ExtensionState.beforeSemicolon
     var sizeDigits = 0
     var remaining: Int64 = 0
     var lineBytes = 0
@@ -67,6 +90,14 @@ public struct ChunkedDecoder: Sendable {
     public mutating func decode(
         _ input: UnsafeRawBufferPointer, onData: (UnsafeRawBufferPointer) -> Void = { _ in }
     ) -> ChunkedResult {
+        decode(input, until: { onData($0); return true })
+    }
+
+    /// Decodes as much of `input` as it can, handing each piece of chunk data to `onData`; when
+    /// `onData` returns false, stops right after that piece with `.paused(consumed:)`.
+    public mutating func decode(
+        _ input: UnsafeRawBufferPointer, until onData: (UnsafeRawBufferPointer) -> Bool
+    ) -> ChunkedResult {
         if state == .done { return .done(consumed: 0) }
         if state == .invalid { return .invalid(error) }
         guard let raw = input.baseAddress else { return .needMore }
@@ -89,6 +120,7 @@ public struct ChunkedDecoder: Sendable {
                         i += 1
                     } else if c == 0x3b || CharacterClass.isWhitespace(c) {  // ";" or BWS before it
                         state = .extensions
+                        extensionState = .beforeSemicolon
                         lineBytes = 0
                     } else {
                         return fail(c == CharacterClass.lf ? .invalidLineEnding : .invalidChunkSize)
@@ -96,13 +128,16 @@ public struct ChunkedDecoder: Sendable {
                 }
             case .extensions:
                 if c == CharacterClass.cr {
-                    state = .sizeLF
-                } else {
-                    // chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ), with ext-val a
-                    // token or quoted-string: the bytes those allow, and a bounded length.
-                    guard CharacterClass.isFieldValueByte(c), lineBytes < maxExtensionBytes else {
-                        return fail(c == CharacterClass.lf ? .invalidLineEnding : .invalidChunkExtension)
+                    // The line may end after a name or a value; not after ";", "=" or whitespace,
+                    // nor inside a quoted string.
+                    switch extensionState {
+                    case .beforeSemicolon, .name, .tokenValue: state = .sizeLF
+                    case .afterWhitespace, .nameStart, .afterName, .valueStart, .quotedValue, .quotedPair:
+                        return fail(.invalidChunkExtension)
                     }
+                } else {
+                    guard lineBytes < maxExtensionBytes else { return fail(.invalidChunkExtension) }
+                    if let e = extensionByte(c) { return fail(e) }
                     lineBytes += 1
                 }
                 i += 1
@@ -113,10 +148,11 @@ public struct ChunkedDecoder: Sendable {
                 trailerBytes = 0
             case .data:
                 let take = Int(min(Int64(end - i), remaining))
-                onData(UnsafeRawBufferPointer(start: p + i, count: take))
+                let goOn = onData(UnsafeRawBufferPointer(start: p + i, count: take))
                 i += take
                 remaining -= Int64(take)
                 if remaining == 0 { state = .dataCR }
+                if !goOn { return .paused(consumed: i) }
             case .dataCR:
                 guard c == CharacterClass.cr else { return fail(.invalidLineEnding) }
                 i += 1
@@ -167,6 +203,72 @@ public struct ChunkedDecoder: Sendable {
             }
         }
         return .needMore
+    }
+
+    /// Advances the chunk-extension grammar by one byte (not CR); an error if the byte cannot
+    /// come here.
+    @inline(__always)
+    private mutating func extensionByte(_ c: UInt8) -> ChunkedError? {
+        let ws = CharacterClass.isWhitespace(c)
+        let token = CharacterClass.isTokenChar(c)
+        switch extensionState {
+        case .beforeSemicolon, .afterWhitespace:
+            if c == 0x3b {
+                extensionState = .nameStart
+            } else if ws {
+                extensionState = .afterWhitespace
+            } else {
+                return badByte(c)
+            }
+        case .nameStart:
+            if token { extensionState = .name } else if !ws { return badByte(c) }
+        case .name:
+            if c == 0x3d {
+                extensionState = .valueStart
+            } else if c == 0x3b {
+                extensionState = .nameStart
+            } else if ws {
+                extensionState = .afterName
+            } else if !token {
+                return badByte(c)
+            }
+        case .afterName:
+            if c == 0x3d { extensionState = .valueStart } else if c == 0x3b { extensionState = .nameStart } else if !ws { return badByte(c) }
+        case .valueStart:
+            if c == 0x22 {
+                extensionState = .quotedValue
+            } else if token {
+                extensionState = .tokenValue
+            } else if !ws {
+                return badByte(c)
+            }
+        case .tokenValue:
+            if c == 0x3b {
+                extensionState = .nameStart
+            } else if ws {
+                extensionState = .afterWhitespace
+            } else if !token {
+                return badByte(c)
+            }
+        case .quotedValue:
+            // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+            if c == 0x22 {
+                extensionState = .beforeSemicolon
+            } else if c == 0x5c {
+                extensionState = .quotedPair
+            } else if !CharacterClass.isFieldValueByte(c) {
+                return badByte(c)
+            }
+        case .quotedPair:
+            guard CharacterClass.isFieldValueByte(c) else { return badByte(c) }
+            extensionState = .quotedValue
+        }
+        return nil
+    }
+
+    @inline(__always)
+    private func badByte(_ c: UInt8) -> ChunkedError {
+        c == CharacterClass.lf ? .invalidLineEnding : .invalidChunkExtension
     }
 
     private mutating func fail(_ e: ChunkedError) -> ChunkedResult {

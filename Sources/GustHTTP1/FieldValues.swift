@@ -34,3 +34,92 @@ enum FieldValues {
         return (close, keepAlive)
     }
 }
+
+/// What the `Transfer-Encoding` field lines of a message say, accumulated line by line in order
+/// (RFC 9112 §6.1; list syntax of RFC 9110 §5.6.1: empty elements are ignored).
+public struct TransferCodings: Sendable, Equatable {
+    /// Codings named, over every line.
+    public internal(set) var count: UInt8 = 0
+    /// How many of them are `chunked`.
+    public internal(set) var chunkedCount: UInt8 = 0
+    /// The last coding named is `chunked`.
+    public internal(set) var lastIsChunked = false
+    /// A coding other than `chunked` was named (gzip, deflate, identity, ...).
+    public internal(set) var hasOtherCoding = false
+    /// A list element was not `token *( OWS ";" OWS parameter )`, or `chunked` had parameters.
+    public internal(set) var isMalformed = false
+
+    public init() {}
+
+    /// Whether a field line was seen at all.
+    public var isPresent: Bool { count > 0 || isMalformed }
+
+    /// Adds one field line's value. Cost: one pass over the value; no allocation.
+    public mutating func add(_ value: UnsafePointer<UInt8>, _ n: Int) {
+        var k = 0
+        var elements = 0
+        while k <= n {
+            // One element: OWS token [ parameters ] OWS, up to a comma or the end.
+            while k < n && CharacterClass.isWhitespace(value[k]) { k += 1 }
+            if k == n || value[k] == 0x2c {  // empty element
+                k += 1
+                continue
+            }
+            let start = k
+            while k < n && CharacterClass.isTokenChar(value[k]) { k += 1 }
+            let nameLength = k - start
+            while k < n && CharacterClass.isWhitespace(value[k]) { k += 1 }
+            var hasParameters = false
+            if nameLength > 0 && k < n && value[k] == 0x3b {  // ";" parameters
+                hasParameters = true
+                guard let end = Self.skipParameters(value, from: k, to: n) else { return markMalformed() }
+                k = end
+            }
+            guard nameLength > 0, k == n || value[k] == 0x2c else { return markMalformed() }
+            let isChunked = nameLength == 7 && asciiCaseInsensitiveEqual(value + start, ("chunked" as StaticString).utf8Start, 7)
+            if isChunked && hasParameters { return markMalformed() }
+            count = count < 255 ? count + 1 : 255
+            if isChunked { chunkedCount = chunkedCount < 255 ? chunkedCount + 1 : 255 }
+            hasOtherCoding = hasOtherCoding || !isChunked
+            lastIsChunked = isChunked
+            elements += 1
+            k += 1
+        }
+        if elements == 0 { markMalformed() }  // a field line with no coding at all
+    }
+
+    mutating func markMalformed() {
+        isMalformed = true
+        lastIsChunked = false
+    }
+
+    /// Skips `*( OWS ";" OWS token "=" ( token / quoted-string ) ) OWS` from `k` (at a ";");
+    /// returns where it stopped (a comma or the end), or nil if the syntax is broken.
+    static func skipParameters(_ v: UnsafePointer<UInt8>, from start: Int, to n: Int) -> Int? {
+        var k = start
+        while k < n && v[k] == 0x3b {
+            k += 1
+            while k < n && CharacterClass.isWhitespace(v[k]) { k += 1 }
+            let name = k
+            while k < n && CharacterClass.isTokenChar(v[k]) { k += 1 }
+            guard k > name, k < n, v[k] == 0x3d else { return nil }  // "="
+            k += 1
+            if k < n && v[k] == 0x22 {  // quoted-string
+                k += 1
+                while k < n && v[k] != 0x22 {
+                    if v[k] == 0x5c { k += 1 }  // quoted-pair
+                    guard k < n, CharacterClass.isFieldValueByte(v[k]) else { return nil }
+                    k += 1
+                }
+                guard k < n else { return nil }
+                k += 1
+            } else {
+                let value = k
+                while k < n && CharacterClass.isTokenChar(v[k]) { k += 1 }
+                guard k > value else { return nil }
+            }
+            while k < n && CharacterClass.isWhitespace(v[k]) { k += 1 }
+        }
+        return k == n || v[k] == 0x2c ? k : nil
+    }
+}

@@ -29,6 +29,16 @@ public enum HTTPParseError: UInt8, Error, Sendable, CaseIterable, CustomStringCo
     case conflictingContentLength
     /// Both `Transfer-Encoding` and `Content-Length` (RFC 9112 §6.1: a smuggling vector).
     case contentLengthWithTransferEncoding
+    /// `Transfer-Encoding` whose final coding is not `chunked` (RFC 9112 §6.3): the body's
+    /// length cannot be known.
+    case chunkedNotFinal
+    /// A malformed `Transfer-Encoding` list, or `chunked` applied more than once.
+    case invalidTransferEncoding
+    /// `Transfer-Encoding` in an HTTP/1.0 request: faulty framing (RFC 9112 §6.1).
+    case transferEncodingInHTTP10
+    /// A transfer coding other than `chunked` (gzip, deflate, ...) that this server does not
+    /// decode (RFC 9112 §6.1: 501).
+    case unsupportedTransferCoding
 
     /// The response status for this error.
     public var status: Int {
@@ -36,6 +46,7 @@ public enum HTTPParseError: UInt8, Error, Sendable, CaseIterable, CustomStringCo
         case .requestLineTooLong: 414
         case .headerSectionTooLarge, .tooManyHeaders: 431
         case .versionNotSupported: 505
+        case .unsupportedTransferCoding: 501
         default: 400
         }
     }
@@ -61,6 +72,10 @@ public enum HTTPParseError: UInt8, Error, Sendable, CaseIterable, CustomStringCo
         case .invalidContentLength: "invalid Content-Length"
         case .conflictingContentLength: "conflicting Content-Length values"
         case .contentLengthWithTransferEncoding: "both Content-Length and Transfer-Encoding"
+        case .chunkedNotFinal: "Transfer-Encoding whose final coding is not chunked"
+        case .invalidTransferEncoding: "invalid Transfer-Encoding"
+        case .transferEncodingInHTTP10: "Transfer-Encoding in an HTTP/1.0 request"
+        case .unsupportedTransferCoding: "unsupported transfer coding"
         }
     }
 }

@@ -24,7 +24,7 @@ extension RequestParser {
         case 14 where named("content-length"):
             return noteContentLength(value, valueLength)
         case 17 where named("transfer-encoding"):
-            flags.insert(.transferEncoding)
+            transferCodings.add(value, valueLength)
         default:
             break
         }

@@ -19,7 +19,8 @@ public enum ParseResult: Equatable, Sendable {
 /// arrive, call again with the same bytes extended (they may have moved in memory: everything is
 /// an offset). After `.complete`, read the head's fields, then `reset()` for the next request.
 ///
-/// Body framing is left to the caller: `contentLength` and `hasTransferEncoding` say what follows.
+/// The body is the caller's to read: `bodyFraming` says how it is delimited (a `RequestBody`
+/// reads it).
 ///
 /// Threading: a value type; each connection (or reactor scratch space) owns its parser.
 /// Cost: one pass over each byte; no allocation, ever.
@@ -43,6 +44,8 @@ public struct RequestParser: Sendable {
     @usableFromInline var error: HTTPParseError = .invalidMethod
     @usableFromInline var flags: Flags = []
     @usableFromInline var hostCount: UInt8 = 0
+    /// The `Transfer-Encoding` lines seen so far.
+    public internal(set) var transferCodings = TransferCodings()
 
     /// The request method (valid once the request line is parsed).
     public internal(set) var method: HTTPMethod = .other
@@ -60,12 +63,18 @@ public struct RequestParser: Sendable {
     /// Bytes of the head, once complete.
     public internal(set) var headLength: Int = 0
 
+    // Body state (after the head): see RequestParser+Body.swift.
+    /// Offset (from the request's first byte) of the raw body bytes not decoded yet.
+    @usableFromInline var bodyRawOffset: Int = 0
+    /// Body bytes decoded (buffered) or delivered (streamed) so far.
+    public internal(set) var bodyBytesRead: Int64 = 0
+    @usableFromInline var chunked = ChunkedDecoder()
+
     @usableFromInline struct Flags: OptionSet, Sendable {
         @usableFromInline var rawValue: UInt8
         @inlinable init(rawValue: UInt8) { self.rawValue = rawValue }
         @usableFromInline static let connectionClose = Flags(rawValue: 1)
         @usableFromInline static let connectionKeepAlive = Flags(rawValue: 2)
-        @usableFromInline static let transferEncoding = Flags(rawValue: 4)
         @usableFromInline static let expectContinue = Flags(rawValue: 8)
         @usableFromInline static let upgrade = Flags(rawValue: 16)
         @usableFromInline static let query = Flags(rawValue: 32)
@@ -100,7 +109,14 @@ public struct RequestParser: Sendable {
     /// `Connection: keep-alive` was present.
     public var hasConnectionKeepAlive: Bool { flags.contains(.connectionKeepAlive) }
     /// A `Transfer-Encoding` field was present (the body is not `Content-Length` framed).
-    public var hasTransferEncoding: Bool { flags.contains(.transferEncoding) }
+    public var hasTransferEncoding: Bool { transferCodings.isPresent }
+
+    /// How the body of a complete, valid head is delimited: chunked, a length, or no body.
+    /// (A request is never delimited by the connection closing.)
+    public var bodyFraming: BodyFraming {
+        if transferCodings.isPresent { return .chunked }
+        return contentLength > 0 ? .length(contentLength) : .none
+    }
     /// `Expect: 100-continue` was present.
     public var expectsContinue: Bool { flags.contains(.expectContinue) }
     /// An `Upgrade` field was present.
@@ -354,11 +370,21 @@ public struct RequestParser: Sendable {
         return nil
     }
 
-    /// Rules that need the whole head: Host (RFC 9112 §3.2) and framing (§6.1).
+    /// Rules that need the whole head: Host (RFC 9112 §3.2) and framing (§6.1, §6.3, §7).
     mutating func checkCompleteHead() -> HTTPParseError? {
         if hostCount > 1 { return .duplicateHost }
         if hostCount == 0 && version == .http1_1 { return .missingHost }
-        if flags.contains(.transferEncoding) && contentLength >= 0 { return .contentLengthWithTransferEncoding }
+        let te = transferCodings
+        guard te.isPresent else { return nil }
+        if contentLength >= 0 { return .contentLengthWithTransferEncoding }
+        // An HTTP/1.0 message with Transfer-Encoding has faulty framing (§6.1).
+        if version == .http1_0 { return .transferEncodingInHTTP10 }
+        if te.isMalformed { return .invalidTransferEncoding }
+        // The final coding must be chunked (§6.3), and chunked is applied once (§7).
+        if !te.lastIsChunked { return .chunkedNotFinal }
+        if te.chunkedCount > 1 { return .invalidTransferEncoding }
+        // gzip, deflate, ... before chunked: a coding this server does not decode.
+        if te.hasOtherCoding { return .unsupportedTransferCoding }
         return nil
     }
 }

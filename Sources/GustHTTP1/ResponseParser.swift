@@ -62,6 +62,7 @@ public struct ResponseParser: Sendable {
     public private(set) var isChunked = false
     /// A `Transfer-Encoding` field was present.
     public private(set) var hasTransferEncoding = false
+    var transferCodings = TransferCodings()
     public private(set) var hasConnectionClose = false
     public private(set) var hasConnectionKeepAlive = false
     public private(set) var headLength = 0
@@ -176,14 +177,10 @@ public struct ResponseParser: Sendable {
             if contentLength >= 0 && contentLength != n { return .invalidContentLength }
             contentLength = n
         } else if named("transfer-encoding") {
-            hasTransferEncoding = true
             // The final coding decides: "gzip, chunked" is chunked, "chunked, gzip" is not.
-            var last = valueLength
-            while last > 0 && (CharacterClass.isWhitespace(value[last - 1]) || value[last - 1] == 0x2c) { last -= 1 }
-            var first = last
-            while first > 0 && value[first - 1] != 0x2c && !CharacterClass.isWhitespace(value[first - 1]) { first -= 1 }
-            let chunked: StaticString = "chunked"
-            isChunked = last - first == 7 && asciiCaseInsensitiveEqual(value + first, chunked.utf8Start, 7)
+            transferCodings.add(value, valueLength)
+            hasTransferEncoding = true
+            isChunked = transferCodings.lastIsChunked
         } else if named("connection") {
             let options = FieldValues.connectionOptions(value, valueLength)
             hasConnectionClose = hasConnectionClose || options.close

@@ -75,6 +75,10 @@ let validVectors: [Vector] = [
         "Transfer-Encoding is reported", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
         .head(Head(method: .post, transferEncoding: true))),
     Vector(
+        "Transfer-Encoding is case-insensitive, with empty list elements",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , CHUNKED ,\r\n\r\n",
+        .head(Head(method: .post, transferEncoding: true))),
+    Vector(
         "pipelined: only the first request", "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n",
         .head(Head(target: "/1", length: 28))),
     Vector(
@@ -161,6 +165,52 @@ let invalidVectors: [Vector] = [
         "Transfer-Encoding then Content-Length",
         "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
         .error(.contentLengthWithTransferEncoding)),
+    Vector(
+        "Transfer-Encoding with Content-Length: 0",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n",
+        .error(.contentLengthWithTransferEncoding)),
+    Vector(
+        "final coding not chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        .error(.chunkedNotFinal)),
+    Vector(
+        "only a coding other than chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+        .error(.chunkedNotFinal)),
+    Vector(
+        "identity", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n",
+        .error(.chunkedNotFinal)),
+    Vector(
+        "a later line makes the final coding not chunked",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n",
+        .error(.chunkedNotFinal)),
+    Vector(
+        "chunked twice", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+        .error(.invalidTransferEncoding)),
+    Vector(
+        "chunked twice over two lines",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+        .error(.invalidTransferEncoding)),
+    Vector(
+        "chunked with a parameter", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked;q=1\r\n\r\n",
+        .error(.invalidTransferEncoding)),
+    Vector(
+        "coding that is not a token", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chun\"ked\"\r\n\r\n",
+        .error(.invalidTransferEncoding)),
+    Vector(
+        "codings without a comma", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip chunked\r\n\r\n",
+        .error(.invalidTransferEncoding)),
+    Vector(
+        "empty Transfer-Encoding", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\n\r\n",
+        .error(.invalidTransferEncoding)),
+    Vector(
+        "Transfer-Encoding in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        .error(.transferEncodingInHTTP10)),
+    Vector(
+        "gzip before chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        .error(.unsupportedTransferCoding)),
+    Vector(
+        "a coding with parameters before chunked",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: x-custom;a=\"1,2\";b=c, chunked\r\n\r\n",
+        .error(.unsupportedTransferCoding)),
     Vector(
         "request line over the limit", "GET /" + String(repeating: "a", count: 14) + " HTTP/1.1\r\nHost: a\r\n\r\n",
         .error(.requestLineTooLong), limits: RequestLimits(maxRequestLineBytes: 29)),

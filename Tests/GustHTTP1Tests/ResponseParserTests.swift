@@ -118,6 +118,7 @@ let responseVectors: [ResponseVector] = [
             case .needMore: break
             case .done(let consumed): return (data, offset + consumed, nil)
             case .invalid(let e): return (data, nil, e)
+            case .paused: Issue.record("a decode without `until` paused"); return (data, nil, nil)
             }
             offset += piece.count
             if offset >= bytes.count { break }
@@ -130,6 +131,9 @@ let responseVectors: [ResponseVector] = [
         ("two chunks, upper-case hex", "3\r\nabc\r\nA\r\n0123456789\r\n0\r\n\r\n", "abc0123456789"),
         ("leading zeros", "0003\r\nxyz\r\n000\r\n\r\n", "xyz"),
         ("extensions", "3;name=value;flag\r\nabc\r\n0;last\r\n\r\n", "abc"),
+        ("extension with BWS", "3 ; n = v\t;f\r\nabc\r\n0\r\n\r\n", "abc"),
+        ("quoted extension value", "3;n=\"a b;c=\\\"d\\\"\"\r\nabc\r\n0\r\n\r\n", "abc"),
+        ("quoted value then another", "3;n=\"x\";m=y\r\nabc\r\n0\r\n\r\n", "abc"),
         ("trailers", "3\r\nabc\r\n0\r\nChecksum: 1234\r\nX-Other:v\r\n\r\n", "abc"),
         ("data holds CRLF", "4\r\n\r\n\r\n\r\n0\r\n\r\n", "\r\n\r\n"),
         ("empty body", "0\r\n\r\n", ""),
@@ -144,6 +148,16 @@ let responseVectors: [ResponseVector] = [
         ("missing CRLF after data", "3\r\nabcd\r\n0\r\n\r\n", .invalidLineEnding),
         ("bare LF after data", "3\r\nabc\n0\r\n\r\n", .invalidLineEnding),
         ("control in extension", "3;a\u{1}\r\nabc\r\n0\r\n\r\n", .invalidChunkExtension),
+        ("whitespace after size", "3 \r\nabc\r\n0\r\n\r\n", .invalidChunkExtension),
+        ("extension without name", "3;\r\nabc\r\n0\r\n\r\n", .invalidChunkExtension),
+        ("extension name not a token", "3;a@b\r\nabc\r\n0\r\n\r\n", .invalidChunkExtension),
+        ("extension without value", "3;a=\r\nabc\r\n0\r\n\r\n", .invalidChunkExtension),
+        ("extension value not a token", "3;a=b/c\r\nabc\r\n0\r\n\r\n", .invalidChunkExtension),
+        ("two extension values", "3;a=b c\r\nabc\r\n0\r\n\r\n", .invalidChunkExtension),
+        ("unterminated quoted value", "3;a=\"bc\r\nabc\r\n0\r\n\r\n", .invalidChunkExtension),
+        ("text after quoted value", "3;a=\"b\"c\r\nabc\r\n0\r\n\r\n", .invalidChunkExtension),
+        ("trailing whitespace after extension", "3;a=b \r\nabc\r\n0\r\n\r\n", .invalidChunkExtension),
+        ("bare LF in extension", "3;a\nabc\r\n0\r\n\r\n", .invalidLineEnding),
         ("extension too long", "3;" + String(repeating: "e", count: 40) + "\r\nabc\r\n0\r\n\r\n", .invalidChunkExtension),
         ("trailer without colon", "0\r\nnocolon\r\n\r\n", .invalidTrailer),
         ("trailer obs-fold", "0\r\nA: b\r\n c\r\n\r\n", .invalidTrailer),
