@@ -37,13 +37,28 @@ def test_body_over_the_limit_is_413(small_limits_server):
     r.read()
 
 
-def test_chunked_request_is_501_and_closes(server):
+def test_chunked_request_body_is_decoded(server):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    conn.request("POST", "/echo", body=iter([b"abc", b"def"]), encode_chunked=True)
+    conn.request("POST", "/echo", body=iter([b"abc", b"def", b"x" * 5000]), encode_chunked=True,
+                 headers={"Content-Type": "text/plain"})
+    r = conn.getresponse()
+    assert r.status == 200
+    assert r.read() == b"abcdef" + b"x" * 5000
+    # The connection stays usable.
+    conn.request("GET", "/plaintext")
+    assert conn.getresponse().read() == b"Hello, World!"
+
+
+def test_unsupported_transfer_coding_is_501_and_closes(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.putrequest("POST", "/echo")
+    conn.putheader("Transfer-Encoding", "gzip, chunked")
+    conn.endheaders()
+    conn.send(b"0\r\n\r\n")
     r = conn.getresponse()
     assert r.status == 501
     assert r.getheader("Connection") == "close"
-    assert b"Transfer-Encoding" in r.read()
+    assert b"unsupported transfer coding" in r.read()
 
 
 def test_unknown_route_and_method(server):

@@ -11,6 +11,11 @@
 #include <sched.h>
 #include <signal.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 
 _Static_assert(sizeof(cgust_epoll_event) == sizeof(struct epoll_event), "epoll_event layout");
 _Static_assert(EPOLLIN == 0x001 && EPOLLOUT == 0x004 && EPOLLERR == 0x008 && EPOLLHUP == 0x010 &&
@@ -103,4 +108,33 @@ void cgust_set_thread_name(const char *name) {
     while (n < 15 && name[n]) { shortened[n] = name[n]; n++; }
     shortened[n] = 0;
     pthread_setname_np(pthread_self(), shortened);
+}
+
+int cgust_open_beneath(int dirfd, const char *path) {
+    struct open_how how = {0};
+    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+int cgust_open_directory(const char *path) { return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC); }
+
+long cgust_sendfile(int out_fd, int in_fd, int64_t *offset, size_t count) {
+    off_t o = (off_t)*offset;
+    ssize_t n = sendfile(out_fd, in_fd, &o, count);
+    *offset = (int64_t)o;
+    return (long)n;
+}
+
+long cgust_send_more(int fd, const void *buffer, size_t count) {
+    return (long)send(fd, buffer, count, MSG_NOSIGNAL | MSG_MORE);
+}
+
+int cgust_fstat(int fd, int64_t *size, int64_t *mtime_seconds, int *kind) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return -1;
+    *size = (int64_t)st.st_size;
+    *mtime_seconds = (int64_t)st.st_mtime;
+    *kind = S_ISREG(st.st_mode) ? 1 : (S_ISDIR(st.st_mode) ? 2 : 0);
+    return 0;
 }

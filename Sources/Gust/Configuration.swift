@@ -28,6 +28,23 @@ public struct ServerConfiguration: Sendable {
     /// How long a connection closed after an error keeps reading (and discarding) what the
     /// client still sends, so that the error response is not destroyed by a TCP reset. Default 2 s.
     public var lingerTimeout: Duration = .seconds(2)
+    /// Time a client has to send a whole request head, from its first byte (from the accept
+    /// for a connection's first request); past it, 408 and close. Slowloris defense. Default 10 s.
+    public var headerTimeout: Duration = .seconds(10)
+    /// Longest wait for the next bytes of a request body; past it, 408 and close. Default 30 s.
+    public var bodyTimeout: Duration = .seconds(30)
+    /// How long a keep-alive connection may sit between requests before it is closed (quietly).
+    /// Default 60 s.
+    public var idleTimeout: Duration = .seconds(60)
+    /// How long output may wait on a client that does not read (no byte written) before the
+    /// connection is closed and everything it holds freed. Default 30 s.
+    public var writeTimeout: Duration = .seconds(30)
+    /// Requests served on one connection before the server closes it (`Connection: close` on the
+    /// last one); 0 for no limit. Default 0.
+    public var maxRequestsPerConnection: Int = 0
+    /// Pipelined requests served from one connection in one turn; the rest wait until the other
+    /// connections ready in the same loop iteration have had theirs. Default 64.
+    public var maxPipelinedRequests: Int = 64
     /// The `Server` header value. Default "Gust".
     public var serverName: String = "Gust"
 
@@ -42,6 +59,12 @@ public struct ServerConfiguration: Sendable {
         guard readBufferSize >= 1024 else { throw ConfigurationError("readBufferSize must be at least 1024") }
         guard inputLeaseSize >= 256 else { throw ConfigurationError("inputLeaseSize must be at least 256") }
         guard flushThreshold >= 1024 else { throw ConfigurationError("flushThreshold must be at least 1024") }
+        for (name, timeout) in [("headerTimeout", headerTimeout), ("bodyTimeout", bodyTimeout), ("idleTimeout", idleTimeout),
+                                ("writeTimeout", writeTimeout), ("lingerTimeout", lingerTimeout)] {
+            guard timeout > .zero else { throw ConfigurationError("\(name) must be positive") }
+        }
+        guard maxRequestsPerConnection >= 0 else { throw ConfigurationError("maxRequestsPerConnection must not be negative") }
+        guard maxPipelinedRequests >= 1 else { throw ConfigurationError("maxPipelinedRequests must be at least 1") }
         guard serverName.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7f }) else {
             throw ConfigurationError("serverName must not contain control characters")
         }

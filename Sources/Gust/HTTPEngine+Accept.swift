@@ -29,7 +29,7 @@ extension HTTPEngine {
                 }
             }
             System.setNoDelay(fd)
-            guard let (id, _) = connections.insert(Connection(fd: fd)) else {
+            guard let (id, c) = connections.insert(Connection(fd: fd, now: reactor.now.nanoseconds)) else {
                 System.close(fd)
                 counters.rejected += 1
                 pauseAccepting()
@@ -43,6 +43,7 @@ extension HTTPEngine {
                 continue
             }
             counters.accepted += 1
+            armTimeout(id, c)  // the first request's head is due within the header timeout
         }
     }
 

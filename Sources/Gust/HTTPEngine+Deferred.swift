@@ -40,7 +40,7 @@ extension HTTPEngine {
         c.pointee.phase = .open
         settle(id, c, &writer, isHead: isHead, version: version)
         guard emit(id, c, from: mark) else { return true }
-        if c.pointee.phase == .open && c.pointee.output == nil && c.pointee.input != nil {
+        if c.pointee.phase == .open && c.pointee.output == nil && c.pointee.file == nil && c.pointee.input != nil {
             serveLease(id, c)
         } else {
             settleConnection(id, c)

@@ -3,27 +3,40 @@ import GustIO
 
 extension HTTPEngine {
     /// Writes `output[mark...]` to the connection with one `write` (or queues it behind output
-    /// already pending), then truncates `output` back to `mark`. What the socket does not take
-    /// moves to an output lease. Returns false if the write failed and the connection is closed.
+    /// already pending), then truncates `output` back to `mark`; then sends the connection's
+    /// file, if a response ends with one. What the socket does not take moves to an output
+    /// lease. Returns false if the write failed and the connection is closed.
     func emit(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, from mark: Int) -> Bool {
         let count = output.pointee.writerIndex - mark
-        guard count > 0 else { return true }
-        defer { output.pointee.writerIndex = mark }
-        let bytes = UnsafeRawBufferPointer(start: output.pointee.base + mark, count: count)
-        if let pending = c.pointee.output {
-            pending.pointee.append(bytes)
-            return true
-        }
-        do {
-            switch try System.write(c.pointee.fd, from: bytes.baseAddress!, count: count) {
-            case .processed(let written):
-                if written < count { c.pointee.output = takeOutputLease(copying: UnsafeRawBufferPointer(rebasing: bytes[written...])) }
-            case .wouldBlock:
-                c.pointee.output = takeOutputLease(copying: bytes)
+        if count > 0 {
+            defer { output.pointee.writerIndex = mark }
+            let bytes = UnsafeRawBufferPointer(start: output.pointee.base + mark, count: count)
+            if let pending = c.pointee.output {
+                pending.pointee.append(bytes)
+                return true
             }
-        } catch {
-            close(id, c)
-            return false
+            do {
+                // A head followed by a file: MSG_MORE lets the kernel send them together.
+                let result = c.pointee.file == nil
+                    ? try System.write(c.pointee.fd, from: bytes.baseAddress!, count: count)
+                    : try System.writeMore(c.pointee.fd, from: bytes.baseAddress!, count: count)
+                switch result {
+                case .processed(let written):
+                    if written < count {
+                        c.pointee.output = takeOutputLease(copying: UnsafeRawBufferPointer(rebasing: bytes[written...]))
+                        c.pointee.since = reactor.now.nanoseconds  // the write timeout counts from here
+                    }
+                case .wouldBlock:
+                    c.pointee.output = takeOutputLease(copying: bytes)
+                    c.pointee.since = reactor.now.nanoseconds
+                }
+            } catch {
+                close(id, c)
+                return false
+            }
+        }
+        if c.pointee.file != nil && c.pointee.output == nil {
+            return sendFile(id, c) != .closed
         }
         return true
     }
@@ -40,26 +53,30 @@ extension HTTPEngine {
 
     /// Closes a connection whose last response is out, or updates what epoll watches for it.
     func settleConnection(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
-        if c.pointee.phase == .closing && c.pointee.output == nil {
+        if c.pointee.phase == .closing && c.pointee.output == nil && c.pointee.file == nil {
             return finishClosing(id, c)
         }
         updateInterest(id, c)
     }
 
     /// Watches for exactly what the connection waits for: room to write while output is
-    /// pending; requests while open; only the peer leaving while a response is deferred.
-    /// Costs an `epoll_ctl` only when that changes, which keep-alive traffic never does.
+    /// pending; requests while open; body bytes while a handler streams them (only the peer
+    /// leaving while it is paused, or while a response is deferred). Costs an `epoll_ctl` only
+    /// when that changes, which keep-alive traffic never does. Then makes sure the connection's
+    /// timer covers what it now waits for.
     func updateInterest(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
         let wanted: Events
-        if c.pointee.output != nil {
+        if c.pointee.output != nil || c.pointee.file != nil {
             wanted = .writable
         } else {
             switch c.pointee.phase {
             case .open, .lingering: wanted = .readable
+            case .streamingBody: wanted = c.pointee.input?.pointee.stream?.isPaused == true ? .readHangup : .readable
             case .awaiting: wanted = .readHangup
             case .closing: wanted = []
             }
         }
+        armTimeout(id, c)
         guard wanted != c.pointee.interest else { return }
         do {
             try reactor.modify(c.pointee.fd, interest: wanted, token: id.packed)
@@ -72,19 +89,25 @@ extension HTTPEngine {
     /// The socket has room: write pending output; once it is all out, carry on where the
     /// connection stopped (close, or serve requests that queued up meanwhile).
     func writeReady(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
-        guard let pending = c.pointee.output else { return updateInterest(id, c) }
-        do {
-            let readable = pending.pointee.readable
-            switch try System.write(c.pointee.fd, from: readable.baseAddress!, count: readable.count) {
-            case .processed(let written): pending.pointee.readerIndex += written
-            case .wouldBlock: return
+        if let pending = c.pointee.output {
+            do {
+                let readable = pending.pointee.readable
+                switch try System.write(c.pointee.fd, from: readable.baseAddress!, count: readable.count) {
+                case .processed(let written):
+                    pending.pointee.readerIndex += written
+                    c.pointee.since = reactor.now.nanoseconds  // progress: the write timeout starts again
+                case .wouldBlock: return
+                }
+            } catch {
+                return close(id, c)
             }
-        } catch {
-            return close(id, c)
+            guard pending.pointee.isEmpty else { return }
+            c.pointee.output = nil
+            releaseOutputLease(pending)
         }
-        guard pending.pointee.isEmpty else { return }
-        c.pointee.output = nil
-        releaseOutputLease(pending)
+        if c.pointee.file != nil {
+            guard sendFile(id, c) == .done else { return }  // closed, or more to send when writable
+        }
         if c.pointee.phase == .open && c.pointee.input != nil {
             serveLease(id, c)
         } else {
@@ -100,11 +123,12 @@ extension HTTPEngine {
         // response before the client reads it.
         System.shutdownWrite(c.pointee.fd)
         c.pointee.phase = .lingering
+        c.pointee.since = reactor.now.nanoseconds
         if let lease = c.pointee.input {
             c.pointee.input = nil
+            abortStream(lease, .clientGone)
             releaseInputLease(lease)
         }
-        c.pointee.timer = reactor.scheduleTimer(at: reactor.now + lingerTimeout, payload: timerPayload(id))
         updateInterest(id, c)
     }
 
@@ -124,11 +148,17 @@ extension HTTPEngine {
     }
 
     /// Closes the descriptor and frees everything the connection held. Its slot is reused; any
-    /// later event, timer or deferred response for the old ID is ignored.
-    func close(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
+    /// later event, timer or deferred response for the old ID is ignored. A handler streaming
+    /// the body is told it was aborted (`reason`).
+    func close(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, reason: BodyAbort = .clientGone) {
         System.close(c.pointee.fd)
-        if let lease = c.pointee.input { releaseInputLease(lease) }
+        if let lease = c.pointee.input {
+            c.pointee.input = nil
+            abortStream(lease, reason)
+            releaseInputLease(lease)
+        }
         if let lease = c.pointee.output { releaseOutputLease(lease) }
+        if let file = c.pointee.file { releaseFile(file) }
         if c.pointee.timer != .none { reactor.cancelTimer(c.pointee.timer) }
         connections.remove(id)
         counters.closed += 1

@@ -31,13 +31,30 @@ final class HTTPEngine: ReactorDelegate {
     let inputLeaseSize: Int
     let outputLeaseSize: Int
     let flushThreshold: Int
-    let lingerTimeout: Duration
+    /// The largest body any route accepts (sizes how far an input lease may grow).
+    let maximumBodyBytes: Int
+    let maxPipelinedRequests: Int
+    let maxRequestsPerConnection: Int
+    /// Timeouts in nanoseconds (see HTTPEngine+Timeouts.swift).
+    let headerTimeout: Int64
+    let bodyTimeout: Int64
+    let idleTimeout: Int64
+    let writeTimeout: Int64
+    let lingerTimeout: Int64
     var freeInputLeases: [UnsafeMutablePointer<InputLease>] = []
     var freeOutputLeases: [UnsafeMutablePointer<ByteBuffer>] = []
+    var freeFileLeases: [UnsafeMutablePointer<FileTransfer>] = []
     var acceptPaused = false
     /// Handlers running now (a deferred response completed from inside one waits until after).
     var handlerDepth = 0
     var counters = EngineCounters()
+    /// Connections that used up their turn of pipelined requests, to be served again after the
+    /// other ready connections (`serveYielded`, made once).
+    var yielded: [SlotID] = []
+    lazy var resumeYielded: () -> Void = { [unowned self] in serveYielded() }
+    /// The body stream a handler just started, until its connection's lease takes it.
+    var pendingStream: BodyStream?
+    var pendingStreamLimit = 0
 
     static let listenerToken = UInt64.max - 1
     static let maximumCachedLeases = 256
@@ -63,7 +80,14 @@ final class HTTPEngine: ReactorDelegate {
         inputLeaseSize = configuration.inputLeaseSize
         outputLeaseSize = 16 * 1024
         flushThreshold = configuration.flushThreshold
-        lingerTimeout = configuration.lingerTimeout
+        maximumBodyBytes = routes.options.reduce(configuration.limits.maxBodyBytes) { max($0, $1.maxBodyBytes ?? 0) }
+        maxPipelinedRequests = configuration.maxPipelinedRequests
+        maxRequestsPerConnection = configuration.maxRequestsPerConnection
+        headerTimeout = configuration.headerTimeout.nanoseconds
+        bodyTimeout = configuration.bodyTimeout.nanoseconds
+        idleTimeout = configuration.idleTimeout.nanoseconds
+        writeTimeout = configuration.writeTimeout.nanoseconds
+        lingerTimeout = configuration.lingerTimeout.nanoseconds
         do {
             try reactor.register(listener.fd, interest: .readable, token: Self.listenerToken)
         } catch {
@@ -87,6 +111,7 @@ final class HTTPEngine: ReactorDelegate {
             lease.deinitialize(count: 1)
             lease.deallocate()
         }
+        for lease in freeFileLeases { lease.deallocate() }
     }
 
     // MARK: ReactorDelegate
@@ -106,6 +131,9 @@ final class HTTPEngine: ReactorDelegate {
         switch c.pointee.phase {
         case .open:
             readAndServe(id, c)
+        case .streamingBody:
+            if c.pointee.input?.pointee.stream?.isPaused == true { return close(id, c) }  // only a hang-up is watched
+            readAndStream(id, c)
         case .lingering:
             readAndDiscard(id, c)
         case .awaiting, .closing:
@@ -121,12 +149,13 @@ final class HTTPEngine: ReactorDelegate {
             let c = connections.pointer(to: id)
         else { return }
         c.pointee.timer = .none
-        if c.pointee.phase == .lingering { close(id, c) }
+        dateCache.pointee.update(epochSeconds: reactor.wallClockSeconds)
+        timeoutFired(id, c)
     }
 
     func reactorWillStop(_ reactor: Reactor) {
         connections.forEachID { id in
-            if let c = connections.pointer(to: id) { close(id, c) }
+            if let c = connections.pointer(to: id) { close(id, c, reason: .shutdown) }
         }
         reactor.deregister(listener.fd)
     }
@@ -165,6 +194,7 @@ final class HTTPEngine: ReactorDelegate {
         lease.pointee.buffer.clear()
         lease.pointee.parser.pointee.reset()
         lease.pointee.sentContinue = false
+        lease.pointee.stream = nil
         freeInputLeases.append(lease)
     }
 
@@ -202,7 +232,7 @@ final class HTTPEngine: ReactorDelegate {
         ServerStats.Reactor(
             id: reactor.id, connections: connections.count, accepted: counters.accepted,
             closed: counters.closed, rejected: counters.rejected, requests: counters.requests,
-            badRequests: counters.badRequests, inputLeases: counters.inputLeases,
+            badRequests: counters.badRequests, timeouts: counters.timeouts, inputLeases: counters.inputLeases,
             outputLeases: counters.outputLeases, cachedLeases: freeInputLeases.count + freeOutputLeases.count,
             connectionRecordBytes: MemoryLayout<Connection>.stride, pendingTimers: reactor.pendingTimers)
     }
@@ -215,6 +245,8 @@ struct EngineCounters {
     var rejected = 0
     var requests = 0
     var badRequests = 0
+    /// Connections closed (or answered 408) because a wait ran out.
+    var timeouts = 0
     var inputLeases = 0
     var outputLeases = 0
 }

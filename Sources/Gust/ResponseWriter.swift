@@ -14,7 +14,7 @@ import GustHTTP1
 /// Threading: reactor thread only. Cost: a handful of copies into a buffer that only grows when
 /// a response is larger than anything before; no allocation.
 public struct ResponseWriter: ~Copyable {
-    enum State: UInt8 { case pending, sent, deferred }
+    enum State: UInt8 { case pending, sent, deferred, streaming }
 
     @usableFromInline let out: UnsafeMutablePointer<ByteBuffer>
     let date: UnsafeRawBufferPointer
@@ -32,8 +32,13 @@ public struct ResponseWriter: ~Copyable {
     let version: HTTPVersion
     /// Deferring is not allowed when this writer completes an already deferred response.
     let canDefer: Bool
+    /// Streaming the body is allowed only from the request's own handler.
+    let canStream: Bool
 
-    init(engine: HTTPEngine, connection: SlotID, keepAlive: Bool, isHead: Bool, version: HTTPVersion, canDefer: Bool = true) {
+    init(
+        engine: HTTPEngine, connection: SlotID, keepAlive: Bool, isHead: Bool, version: HTTPVersion, canDefer: Bool = true,
+        canStream: Bool = true
+    ) {
         self.engine = engine
         out = engine.output
         date = engine.dateCache.pointee.line
@@ -44,6 +49,14 @@ public struct ResponseWriter: ~Copyable {
         self.isHead = isHead
         self.version = version
         self.canDefer = canDefer
+        self.canStream = canStream && canDefer
+    }
+
+    /// A writer that can no longer send (for a body handler told its body was aborted).
+    static func finished(engine: HTTPEngine, connection: SlotID) -> ResponseWriter {
+        var writer = ResponseWriter(engine: engine, connection: connection, keepAlive: false, isHead: false, version: .http1_1, canDefer: false)
+        writer.state = .sent
+        return writer
     }
 
     /// Whether a response was sent (or deferred).
@@ -106,6 +119,21 @@ public struct ResponseWriter: ~Copyable {
         precondition(canDefer && state == .pending, "deferResponse() on a response that is sent, deferred or completing a deferral")
         state = .deferred
         return DeferredResponse(engine: engine, connection: connection, sequence: engine.noteDeferred(connection))
+    }
+
+    /// Takes the request body piece by piece, as it arrives, instead of all at once: `handler`
+    /// gets each piece (`.data`), then `.end` (answer then, or defer), or `.aborted`. Meant for
+    /// routes with `RouteOptions(body: .stream)`, whose handler runs as soon as the head is in;
+    /// on a buffered route the body is handed over in one piece right after the handler returns.
+    /// Call `pause()` on the stream to stop delivery (the connection stops reading) and
+    /// `resume()` to go on. Allocates the stream object and the closure (once per request).
+    @discardableResult
+    public mutating func streamBody(_ handler: @escaping BodyHandler) -> BodyStream {
+        precondition(canStream && state == .pending, "streamBody() only once, from the request's handler, before a response")
+        state = .streaming
+        let stream = BodyStream(engine: engine, connection: connection, handler: handler)
+        engine.pendingStream = stream
+        return stream
     }
 
     /// Answers after `delay` without blocking the reactor: `body` runs on this reactor's thread

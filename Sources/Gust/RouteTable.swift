@@ -29,6 +29,8 @@ public final class RouteTable: @unchecked Sendable {
     /// `nodes.count × methodCount` route indices; -1 where a node has no handler for a method.
     let methodTable: UnsafeMutableBufferPointer<Int32>
     let handlers: [Handler]
+    /// Per route: its options.
+    let options: [RouteOptions]
     /// Capture names per route, in capture order (`*` for a wildcard).
     let parameterNames: [[String]]
     let patterns: [String]
@@ -119,6 +121,7 @@ public final class RouteTable: @unchecked Sendable {
         labels = copy(flatLabels)
         methodTable = copy(table)
         handlers = routes.map(\.handler)
+        options = routes.map(\.options)
         parameterNames = names
         patterns = routes.map(\.pattern)
         methods = routes.map(\.method)

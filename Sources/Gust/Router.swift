@@ -18,6 +18,7 @@ public final class Router {
     struct Route {
         var method: HTTPMethod
         var pattern: String
+        var options: RouteOptions
         var handler: Handler
     }
 
@@ -30,7 +31,7 @@ public final class Router {
     public init() {}
 
     /// Adds a route. Re-adding the same method and pattern replaces the earlier handler.
-    public func on(_ method: HTTPMethod, _ pattern: String, _ handler: @escaping Handler) {
+    public func on(_ method: HTTPMethod, _ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping Handler) {
         precondition(method != .other, "routes need a specific method")
         precondition(pattern.hasPrefix("/"), "route patterns start with /: \(pattern)")
         let segments = pattern.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
@@ -40,16 +41,30 @@ public final class Router {
             precondition(s == "*" && i == segments.count - 1, "* must be a whole, final segment: \(pattern)")
         }
         routes.removeAll { $0.method == method && $0.pattern == pattern }
-        routes.append(Route(method: method, pattern: pattern, handler: handler))
+        routes.append(Route(method: method, pattern: pattern, options: options, handler: handler))
     }
 
-    public func get(_ pattern: String, _ handler: @escaping Handler) { on(.get, pattern, handler) }
-    public func head(_ pattern: String, _ handler: @escaping Handler) { on(.head, pattern, handler) }
-    public func post(_ pattern: String, _ handler: @escaping Handler) { on(.post, pattern, handler) }
-    public func put(_ pattern: String, _ handler: @escaping Handler) { on(.put, pattern, handler) }
-    public func delete(_ pattern: String, _ handler: @escaping Handler) { on(.delete, pattern, handler) }
-    public func patch(_ pattern: String, _ handler: @escaping Handler) { on(.patch, pattern, handler) }
-    public func options(_ pattern: String, _ handler: @escaping Handler) { on(.options, pattern, handler) }
+    public func get(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping Handler) {
+        on(.get, pattern, options: options, handler)
+    }
+    public func head(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping Handler) {
+        on(.head, pattern, options: options, handler)
+    }
+    public func post(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping Handler) {
+        on(.post, pattern, options: options, handler)
+    }
+    public func put(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping Handler) {
+        on(.put, pattern, options: options, handler)
+    }
+    public func delete(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping Handler) {
+        on(.delete, pattern, options: options, handler)
+    }
+    public func patch(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping Handler) {
+        on(.patch, pattern, options: options, handler)
+    }
+    public func options(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping Handler) {
+        on(.options, pattern, options: options, handler)
+    }
 
     /// Answers requests no route matches (instead of the default 404).
     public func notFound(_ handler: @escaping Handler) { notFoundHandler = handler }

@@ -11,6 +11,8 @@ public struct ServerStats: Sendable, CustomStringConvertible {
         public var requests: Int
         /// Requests answered with a 4xx/5xx for malformed or unsupported input.
         public var badRequests: Int
+        /// Connections closed, or answered 408, because a header, body, idle or write wait ran out.
+        public var timeouts: Int
         /// Input buffers leased by connections holding partial requests.
         public var inputLeases: Int
         /// Output buffers leased by connections with unsent output.
@@ -23,7 +25,7 @@ public struct ServerStats: Sendable, CustomStringConvertible {
 
         /// Stands for a reactor that stopped before it could answer (dropped from the result).
         static let stopped = Reactor(
-            id: -1, connections: 0, accepted: 0, closed: 0, rejected: 0, requests: 0, badRequests: 0,
+            id: -1, connections: 0, accepted: 0, closed: 0, rejected: 0, requests: 0, badRequests: 0, timeouts: 0,
             inputLeases: 0, outputLeases: 0, cachedLeases: 0, connectionRecordBytes: 0, pendingTimers: 0)
     }
 
@@ -33,11 +35,12 @@ public struct ServerStats: Sendable, CustomStringConvertible {
     public var requests: Int { reactors.reduce(0) { $0 + $1.requests } }
     public var accepted: Int { reactors.reduce(0) { $0 + $1.accepted } }
     public var badRequests: Int { reactors.reduce(0) { $0 + $1.badRequests } }
+    public var timeouts: Int { reactors.reduce(0) { $0 + $1.timeouts } }
     public var inputLeases: Int { reactors.reduce(0) { $0 + $1.inputLeases } }
     public var outputLeases: Int { reactors.reduce(0) { $0 + $1.outputLeases } }
 
     public var description: String {
-        "connections=\(connections) accepted=\(accepted) requests=\(requests) badRequests=\(badRequests) "
+        "connections=\(connections) accepted=\(accepted) requests=\(requests) badRequests=\(badRequests) timeouts=\(timeouts) "
             + "inputLeases=\(inputLeases) outputLeases=\(outputLeases)"
     }
 }

@@ -44,6 +44,11 @@ public struct ByteBuffer: ~Copyable {
     }
 
     /// Start of the writable region.
+    /// The readable bytes, writable in place (for decoding that compacts what it reads).
+    @inlinable public var mutableReadable: UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: base + readerIndex, count: readableBytes)
+    }
+
     @inlinable public var writePointer: UnsafeMutableRawPointer { base + writerIndex }
 
     /// Ensures at least `count` writable bytes, growing (doubling) if needed. Keeps indices.

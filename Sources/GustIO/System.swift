@@ -78,6 +78,17 @@ public enum System {
         try nonBlockingInlinable("send") { Glibc.send(fd, buffer, count, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// `send(2)` with MSG_NOSIGNAL | MSG_MORE: the kernel may hold the bytes briefly to send
+    /// them with what follows at once (a response head before its `sendfile` body).
+    public static func writeMore(_ fd: Int32, from buffer: UnsafeRawPointer, count: Int) throws(SystemError) -> IOResult<Int> {
+        try nonBlockingInlinable("send") { cgust_send_more(fd, buffer, count) }
+    }
+
+    /// `sendfile(2)`: up to `count` bytes of file `file` from `offset` (advanced) to socket `fd`.
+    public static func sendFile(_ fd: Int32, from file: Int32, offset: inout Int64, count: Int) throws(SystemError) -> IOResult<Int> {
+        try nonBlockingInlinable("sendfile") { cgust_sendfile(fd, file, &offset, count) }
+    }
+
     @usableFromInline @inline(__always)
     static func nonBlockingInlinable(_ name: StaticString, _ body: () -> Int) throws(SystemError) -> IOResult<Int> {
         while true {
@@ -157,6 +168,36 @@ public enum System {
             if n == 0 { return bytes }
             bytes.append(contentsOf: chunk[0..<n])
         }
+    }
+
+    // MARK: Files
+
+    /// What `fstat` says of an open file.
+    public struct FileStatus: Sendable, Equatable {
+        public var size: Int64
+        /// Last modification, seconds since the epoch.
+        public var modified: Int64
+        public var isRegularFile: Bool
+        public var isDirectory: Bool
+    }
+
+    /// Opens a directory to serve files beneath (blocking; at start-up).
+    public static func openDirectory(_ path: String) throws(SystemError) -> Int32 {
+        try call("open") { cgust_open_directory(path) }
+    }
+
+    /// Opens `path` (relative) read-only beneath directory `directory`, never outside it:
+    /// "..", absolute paths and symbolic links that lead out fail (EXDEV).
+    public static func openBeneath(_ directory: Int32, _ path: UnsafePointer<CChar>) throws(SystemError) -> Int32 {
+        try call("openat2") { cgust_open_beneath(directory, path) }
+    }
+
+    public static func fileStatus(_ fd: Int32) throws(SystemError) -> FileStatus {
+        var size: Int64 = 0
+        var modified: Int64 = 0
+        var kind: Int32 = 0
+        _ = try call("fstat") { cgust_fstat(fd, &size, &modified, &kind) }
+        return FileStatus(size: size, modified: modified, isRegularFile: kind == 1, isDirectory: kind == 2)
     }
 
     /// Writes `bytes` to a file, replacing it (created with mode 0644). Tools only; blocking.

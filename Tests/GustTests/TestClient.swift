@@ -51,6 +51,18 @@ final class TestClient {
 
     func send(_ text: String) throws { try send(Array(text.utf8)) }
 
+    /// Makes sends non-blocking (for pushing until the connection pushes back).
+    func setNonBlocking() {
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+    }
+
+    /// One send; the bytes taken, or 0 when it would block.
+    func trySend(_ bytes: [UInt8]) -> Int {
+        let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        return max(n, 0)
+    }
+
     func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {

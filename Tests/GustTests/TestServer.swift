@@ -15,8 +15,12 @@ final class TestServer {
     /// Bytes `/big?n=` serves from (a repeating alphabet, so corruption shows).
     static let pattern: [UInt8] = (0..<(4 << 20)).map { UInt8(97 + $0 % 26) }
 
-    init(reactors: Int = 1, limits: RequestLimits = RequestLimits(), configure: (inout ServerConfiguration) -> Void = { _ in }) throws {
+    init(
+        reactors: Int = 1, limits: RequestLimits = RequestLimits(), routes: (Router) -> Void = { _ in },
+        configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) throws {
         let router = DemoApp.makeRouter()
+        routes(router)
         router.get("/big") { req, res in
             let n = min(req.queryInt("n") ?? 0, TestServer.pattern.count)
             TestServer.pattern.withUnsafeBytes { res.send(.ok, contentType: .octetStream, unsafeBytes: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }

@@ -71,4 +71,19 @@ void cgust_set_thread_name(const char *name);
 /// Sends `sig` to this process (used to end a signal wait from inside the process).
 int cgust_raise_process(int sig);
 
+/// Opens `path` relative to the directory `dirfd` read-only (O_CLOEXEC | O_NOCTTY), refusing
+/// to leave that directory by any means: "..", absolute paths, or symbolic links pointing
+/// outside it (openat2 with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS). -1 and errno on failure
+/// (EXDEV for an escape, ENOSYS on kernels before 5.6).
+int cgust_open_beneath(int dirfd, const char *path);
+/// Opens a directory (O_DIRECTORY | O_PATH is not used: the descriptor must support openat2).
+int cgust_open_directory(const char *path);
+/// sendfile(2) from `offset`, advancing it.
+long cgust_sendfile(int out_fd, int in_fd, int64_t *offset, size_t count);
+/// send(2) with MSG_NOSIGNAL | MSG_MORE: more data follows at once (a file after its head).
+long cgust_send_more(int fd, const void *buffer, size_t count);
+/// Size, modification time (seconds since the epoch) and kind of an open file: kind 1 is a
+/// regular file, 2 a directory, 0 anything else.
+int cgust_fstat(int fd, int64_t *size, int64_t *mtime_seconds, int *kind);
+
 #endif /* CGUST_SYSTEM_H */

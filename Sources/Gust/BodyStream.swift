@@ -1,0 +1,81 @@
+import GustCore
+
+/// What a streaming-body handler is given, piece by piece.
+public enum BodyPart {
+    /// Body bytes, valid only during the call (they point into the connection's input).
+    case data(UnsafeRawBufferPointer)
+    /// The body is complete: send the response now (or defer it).
+    case end
+    /// The body will not complete: the client left, the body was malformed or too large (the
+    /// server answers those itself), or it timed out. Release what the upload held; the writer
+    /// can no longer send.
+    case aborted(BodyAbort)
+}
+
+/// Why a streamed body was abandoned.
+public enum BodyAbort: Sendable, Equatable, CustomStringConvertible {
+    case clientGone
+    case malformed
+    case tooLarge
+    case timedOut
+    /// The server is shutting down.
+    case shutdown
+
+    public var description: String {
+        switch self {
+        case .clientGone: "the client closed the connection"
+        case .malformed: "malformed chunked body"
+        case .tooLarge: "body larger than the limit"
+        case .timedOut: "no body bytes within the body timeout"
+        case .shutdown: "the server is shutting down"
+        }
+    }
+}
+
+/// Takes a request body piece by piece: the handler passed to `ResponseWriter.streamBody`.
+///
+/// Called on the reactor thread, once per piece as it arrives (no copy), then once with `.end`
+/// (or `.aborted`). A response sent before `.end` closes the connection after it (the rest of
+/// the body is read and discarded). Cost: one closure call per piece.
+public typealias BodyHandler = (BodyPart, inout ResponseWriter, BodyStream) -> Void
+
+/// One request body being streamed to a handler, with backpressure: `pause()` stops delivery
+/// (and reading from the socket, so the client is slowed by TCP flow control) until `resume()`.
+///
+/// Threading: the reactor thread that serves the connection (from the body handler, a timer,
+/// a `DeferredResponse`, or a job sent to that reactor).
+public final class BodyStream {
+    unowned let engine: HTTPEngine
+    let connection: SlotID
+    let handler: BodyHandler
+    /// Whether delivery is paused.
+    public private(set) var isPaused = false
+    /// Body bytes handed over so far.
+    public internal(set) var bytesReceived: Int64 = 0
+    /// `.end` or `.aborted` was delivered.
+    public internal(set) var isFinished = false
+
+    init(engine: HTTPEngine, connection: SlotID, handler: @escaping BodyHandler) {
+        self.engine = engine
+        self.connection = connection
+        self.handler = handler
+    }
+
+    /// Stops delivery after the current piece; the connection stops reading.
+    public func pause() {
+        guard !isFinished else { return }
+        isPaused = true
+    }
+
+    /// Goes on delivering (what is already buffered first, then what the socket brings).
+    public func resume() {
+        guard isPaused, !isFinished else { return }
+        isPaused = false
+        engine.resumeBody(self)
+    }
+
+    /// Resumes after `delay` (a reactor timer; allocates it): pacing an upload, for instance.
+    public func resume(after delay: Duration) {
+        engine.reactor.schedule(after: delay) { [self] in resume() }
+    }
+}

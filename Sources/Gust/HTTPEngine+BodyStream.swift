@@ -1,0 +1,220 @@
+import GustCore
+import GustHTTP1
+import GustIO
+
+/// What handing body bytes to a streaming handler came to.
+enum StreamOutcome {
+    /// Every byte was body and was handed over; the body goes on.
+    case needMore
+    /// The handler paused after `consumed` bytes.
+    case paused(consumed: Int)
+    /// The body ended after `consumed` bytes; what follows is the next request.
+    case complete(consumed: Int)
+    /// The connection is to close (answered early, malformed, too large).
+    case closing
+}
+
+extension HTTPEngine {
+    /// Moves the stream a handler just started (`ResponseWriter.streamBody`) into the lease.
+    func attachPendingStream(_ lease: UnsafeMutablePointer<InputLease>) {
+        lease.pointee.stream = pendingStream
+        lease.pointee.streamLimit = pendingStreamLimit
+        pendingStream = nil
+    }
+
+    /// Hands `bytes` (the next bytes of the body, and maybe of what follows it) to the
+    /// connection's streaming handler, then keeps whatever it did not take in the lease and
+    /// carries on: serves the requests after a complete body, or waits for more.
+    /// `fromLease`: `bytes` are the lease's readable bytes (else the shared read buffer's).
+    func streamBodyBytes(
+        _ id: SlotID, _ c: UnsafeMutablePointer<Connection>, _ lease: UnsafeMutablePointer<InputLease>,
+        _ bytes: UnsafeRawBufferPointer, mark: Int, fromLease: Bool
+    ) {
+        let outcome = deliverBody(id, c, lease, bytes)
+        var taken = 0
+        switch outcome {
+        case .needMore: taken = bytes.count
+        case .paused(let consumed), .complete(let consumed): taken = consumed
+        case .closing: taken = bytes.count
+        }
+        // Keep what was not taken: a paused body's rest, or the requests after the body.
+        if fromLease {
+            lease.pointee.buffer.readerIndex += taken
+        } else if taken < bytes.count {
+            lease.pointee.buffer.append(UnsafeRawBufferPointer(rebasing: bytes[taken...]))
+        }
+        if lease.pointee.buffer.isEmpty { lease.pointee.buffer.clear() }
+        switch outcome {
+        case .needMore, .paused:
+            break
+        case .closing:
+            if taken < bytes.count || !lease.pointee.buffer.isEmpty { c.pointee.lingerOnClose = true }
+            c.pointee.input = nil
+            releaseInputLease(lease)
+        case .complete:
+            if lease.pointee.buffer.isEmpty {
+                c.pointee.input = nil
+                releaseInputLease(lease)
+            } else if c.pointee.phase == .closing {
+                c.pointee.lingerOnClose = true  // requests after the body go unanswered: drain them
+            } else if c.pointee.phase == .open {
+                // Requests pipelined after the body: write the body's response first, then serve them.
+                guard emit(id, c, from: mark) else { return }
+                if c.pointee.output == nil && c.pointee.file == nil { return serveLease(id, c) }
+            }
+        }
+        finishBatch(id, c, mark)
+    }
+
+    /// Runs the body bytes through the parser's body framing, handing each piece to the
+    /// handler until it pauses, answers early, or the body ends (then `.end`, and the
+    /// connection goes back to serving requests).
+    func deliverBody(
+        _ id: SlotID, _ c: UnsafeMutablePointer<Connection>, _ lease: UnsafeMutablePointer<InputLease>,
+        _ bytes: UnsafeRawBufferPointer
+    ) -> StreamOutcome {
+        guard let stream = lease.pointee.stream else { return .closing }
+        var answered = false
+        let isHead = c.pointee.deferredIsHead
+        let version = c.pointee.deferredVersion
+        let result = lease.pointee.parser.pointee.streamBody(bytes, maxBodyBytes: lease.pointee.streamLimit) { piece in
+            stream.bytesReceived += Int64(piece.count)
+            // A response sent before the body ends closes the connection after it.
+            var writer = ResponseWriter(engine: self, connection: id, keepAlive: false, isHead: isHead, version: version, canDefer: false)
+            handlerDepth += 1
+            stream.handler(.data(piece), &writer, stream)
+            handlerDepth -= 1
+            if writer.state == .sent {
+                answered = true
+                return false
+            }
+            output.pointee.writerIndex = writer.start  // headers added without sending
+            return !stream.isPaused
+        }
+        if answered {
+            stream.isFinished = true
+            lease.pointee.stream = nil
+            c.pointee.phase = .closing
+            c.pointee.lingerOnClose = true  // the rest of the body is still coming: drain it
+            return .closing
+        }
+        switch result {
+        case .needMore:
+            return .needMore
+        case .paused(let consumed):
+            return .paused(consumed: consumed)
+        case .complete(let consumed):
+            endBody(id, c, lease, stream)
+            return .complete(consumed: consumed)
+        case .tooLarge:
+            abortStream(lease, .tooLarge)
+            respondToBadRequest(id, c, .contentTooLarge, "body larger than \(lease.pointee.streamLimit) bytes")
+            return .closing
+        case .invalid(let error):
+            abortStream(lease, .malformed)
+            respondToBadRequest(id, c, .badRequest, error.description)
+            return .closing
+        }
+    }
+
+    /// The body is complete: the handler answers (or defers), and the connection serves again.
+    func endBody(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, _ lease: UnsafeMutablePointer<InputLease>, _ stream: BodyStream) {
+        stream.isFinished = true
+        lease.pointee.stream = nil
+        lease.pointee.parser.pointee.reset()
+        lease.pointee.sentContinue = false
+        c.pointee.phase = .open
+        let isHead = c.pointee.deferredIsHead
+        let version = c.pointee.deferredVersion
+        var writer = ResponseWriter(
+            engine: self, connection: id, keepAlive: c.pointee.deferredKeepAlive, isHead: isHead, version: version,
+            canStream: false)
+        handlerDepth += 1
+        stream.handler(.end, &writer, stream)
+        handlerDepth -= 1
+        settle(id, c, &writer, isHead: isHead, version: version)
+    }
+
+    /// `streamBody` was called on a route whose body was buffered: hand the whole body over at
+    /// once, then `.end`.
+    func finishBufferedStream(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, _ body: UnsafeRawBufferPointer) {
+        guard let stream = pendingStream else { return }
+        pendingStream = nil
+        let isHead = c.pointee.deferredIsHead
+        let version = c.pointee.deferredVersion
+        if !body.isEmpty {
+            stream.bytesReceived = Int64(body.count)
+            var writer = ResponseWriter(engine: self, connection: id, keepAlive: false, isHead: isHead, version: version, canDefer: false)
+            handlerDepth += 1
+            stream.handler(.data(body), &writer, stream)
+            handlerDepth -= 1
+            if writer.state == .sent {
+                stream.isFinished = true
+                c.pointee.phase = .closing
+                return
+            }
+            output.pointee.writerIndex = writer.start
+        }
+        stream.isFinished = true
+        c.pointee.phase = .open
+        var writer = ResponseWriter(
+            engine: self, connection: id, keepAlive: c.pointee.deferredKeepAlive, isHead: isHead, version: version,
+            canStream: false)
+        handlerDepth += 1
+        stream.handler(.end, &writer, stream)
+        handlerDepth -= 1
+        settle(id, c, &writer, isHead: isHead, version: version)
+    }
+
+    /// Tells the handler its body will not complete.
+    func abortStream(_ lease: UnsafeMutablePointer<InputLease>, _ reason: BodyAbort) {
+        guard let stream = lease.pointee.stream else { return }
+        lease.pointee.stream = nil
+        guard !stream.isFinished else { return }
+        stream.isFinished = true
+        var writer = ResponseWriter.finished(engine: self, connection: stream.connection)
+        handlerDepth += 1
+        stream.handler(.aborted(reason), &writer, stream)
+        handlerDepth -= 1
+        output.pointee.writerIndex = writer.start
+    }
+
+    /// The streaming handler called `resume()`: deliver what is buffered, then read again.
+    func resumeBody(_ stream: BodyStream) {
+        if handlerDepth > 0 {
+            reactor.runSoon { [unowned self] in resumeBody(stream) }
+            return
+        }
+        guard let c = connections.pointer(to: stream.connection), c.pointee.phase == .streamingBody,
+            let lease = c.pointee.input, lease.pointee.stream === stream, !stream.isPaused
+        else { return }
+        dateCache.pointee.update(epochSeconds: reactor.wallClockSeconds)
+        c.pointee.since = reactor.now.nanoseconds
+        let mark = output.pointee.writerIndex
+        if lease.pointee.buffer.isEmpty { return finishBatch(stream.connection, c, mark) }
+        streamBodyBytes(stream.connection, c, lease, UnsafeRawBufferPointer(lease.pointee.buffer.readable), mark: mark, fromLease: true)
+    }
+
+    /// Reads body bytes for a streaming handler (into the shared read buffer: no copy unless
+    /// the handler pauses part-way).
+    func readAndStream(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
+        guard let lease = c.pointee.input, let stream = lease.pointee.stream else { return close(id, c) }
+        if stream.isPaused { return }
+        if !lease.pointee.buffer.isEmpty {
+            // Delivered first (after a resume); reading waits for the next readiness report.
+            return streamBodyBytes(id, c, lease, UnsafeRawBufferPointer(lease.pointee.buffer.readable), mark: output.pointee.writerIndex, fromLease: true)
+        }
+        let n: Int
+        do {
+            switch try System.read(c.pointee.fd, into: readBuffer, count: readBufferSize) {
+            case .processed(let count): n = count
+            case .wouldBlock: return
+            }
+        } catch {
+            return close(id, c)
+        }
+        guard n > 0 else { return close(id, c) }
+        c.pointee.since = reactor.now.nanoseconds
+        streamBodyBytes(id, c, lease, UnsafeRawBufferPointer(start: readBuffer, count: n), mark: output.pointee.writerIndex, fromLease: false)
+    }
+}
