@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: Swift unit and in-process server tests, then the real-client tests
-# (curl, Python http.client, raw sockets, wrk) against the `gust` binary.
-# Installs what the tests need first (curl, wrk, pytest); a missing tool is an error, never a skip.
+# (curl, Python http.client and requests, raw sockets, wrk) against the `gust` binary.
+# Installs what the tests need first (curl, wrk, pytest, requests); a missing tool is an error,
+# never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,14 +21,19 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "test.sh: installing ${missing[*]}"
     apt_install "${missing[@]}"
 fi
-if ! python3 -c 'import pytest' 2>/dev/null; then
-    echo "test.sh: installing pytest"
-    python3 -m pip install --quiet pytest 2>/dev/null \
-        || python3 -m pip install --quiet --break-system-packages pytest 2>/dev/null \
-        || apt_install python3-pytest
-fi
+pip_install() {  # module package [debian-package]
+    python3 -c "import $1" 2>/dev/null && return 0
+    echo "test.sh: installing $2"
+    python3 -m pip install --quiet "$2" 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages "$2" 2>/dev/null \
+        || apt_install "$3"
+}
+pip_install pytest pytest python3-pytest
+pip_install requests requests python3-requests
 for tool in curl wrk; do command -v "$tool" >/dev/null || { echo "test.sh: $tool is required" >&2; exit 1; }; done
-python3 -c 'import pytest' || { echo "test.sh: pytest is required" >&2; exit 1; }
+for module in pytest requests; do
+    python3 -c "import $module" || { echo "test.sh: Python's $module is required" >&2; exit 1; }
+done
 
 echo "== swift build"
 swift build

@@ -86,6 +86,7 @@ extension HTTPEngine {
             handlerDepth -= 1
             if writer.state == .sent {
                 answered = true
+                takeFile(c, &writer)
                 return false
             }
             output.pointee.writerIndex = writer.start  // headers added without sending
@@ -151,6 +152,7 @@ extension HTTPEngine {
             if writer.state == .sent {
                 stream.isFinished = true
                 c.pointee.phase = .closing
+                takeFile(c, &writer)
                 return
             }
             output.pointee.writerIndex = writer.start

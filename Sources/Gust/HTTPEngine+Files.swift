@@ -26,6 +26,13 @@ extension HTTPEngine {
         c.pointee.file = lease
     }
 
+    /// Moves the file a response ends with (if any) from the writer to the connection.
+    func takeFile(_ c: UnsafeMutablePointer<Connection>, _ writer: inout ResponseWriter) {
+        guard let file = writer.file else { return }
+        writer.file = nil
+        startFile(c, file)
+    }
+
     /// Sends what the socket takes of the connection's file. Cost: one `sendfile` per call
     /// (more while the socket keeps taking), no copy through user space.
     func sendFile(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) -> FileSendResult {

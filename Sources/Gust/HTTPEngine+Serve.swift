@@ -310,6 +310,7 @@ extension HTTPEngine {
         switch writer.state {
         case .sent:
             if !writer.keepAlive { c.pointee.phase = .closing }
+            takeFile(c, &writer)
         case .deferred, .streaming:
             output.pointee.writerIndex = writer.start  // drop headers added before deferring
             c.pointee.phase = writer.state == .deferred ? .awaiting : .streamingBody

@@ -79,6 +79,16 @@ public struct Request: ~Copyable {
         return PercentDecoding.decode(bytes(offset..<offset + length), plusIsSpace: false)
     }
 
+    /// The raw (still percent-encoded) bytes of the route's `*` capture, empty when the route
+    /// has none. Valid only inside `body`.
+    func withRawWildcard<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        guard case .route(let index) = match.pointee.outcome,
+            let i = routes.parameterNames[index].firstIndex(of: "*"), i < match.pointee.captureCount
+        else { return body(UnsafeBufferPointer(start: nil, count: 0)) }
+        let (offset, length) = match.pointee.capture(i)
+        return body(bytes(offset..<offset + length))
+    }
+
     // MARK: Query
 
     /// The percent-decoded value of the first query parameter `name` (`+` read as a space), ""

@@ -1,5 +1,6 @@
 import GustCore
 import GustHTTP1
+import GustIO
 
 /// Writes one response straight into the connection's output buffer: status line, `Server`,
 /// `Content-Type`, `Content-Length`, `Date`, `Connection` when needed, any headers added with
@@ -28,6 +29,8 @@ public struct ResponseWriter: ~Copyable {
     var state: State = .pending
     /// Whether the connection stays open after this response.
     public private(set) var keepAlive: Bool
+    /// A file that follows the head (`sendFile`), handed to the connection when the handler returns.
+    var file: FileTransfer?
     let isHead: Bool
     let version: HTTPVersion
     /// Deferring is not allowed when this writer completes an already deferred response.
@@ -92,6 +95,33 @@ public struct ResponseWriter: ~Copyable {
     /// Sends a response with an empty body.
     public mutating func send(_ status: HTTPStatus) {
         finish(status, nil, UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+
+    /// Sends `length` bytes of the open file `descriptor` from `offset` as the body, with
+    /// `sendfile` (no copy through user space). Takes ownership of the descriptor: it is
+    /// closed when the transfer ends (at once for HEAD and bodyless statuses). Requests
+    /// pipelined behind wait until the file is out. The file must not shrink meanwhile (the
+    /// connection is closed if it does: the promised length cannot be kept).
+    public mutating func sendFile(
+        _ status: HTTPStatus = .ok, contentType: ContentType?, descriptor: Int32, offset: Int64 = 0, length: Int64
+    ) {
+        precondition(offset >= 0 && length >= 0, "negative file range")
+        guard state == .pending else {
+            System.close(descriptor)
+            return
+        }
+        state = .sent
+        let connection: ConnectionDirective = !keepAlive ? .close : (version == .http1_0 ? .keepAlive : .none)
+        ResponseEncoder.encode(
+            into: &out.pointee, start: start, extraHeaderBytes: extraHeaderBytes, status: status,
+            serverLine: serverLine, contentTypeLine: contentType?.line, dateLine: date,
+            connection: connection, body: UnsafeRawBufferPointer(start: nil, count: 0), contentLength: Int(length))
+        let bodyless = status.code < 200 || status.code == 204 || status.code == 304
+        if isHead || bodyless || length == 0 {
+            System.close(descriptor)
+        } else {
+            file = FileTransfer(fd: descriptor, offset: offset, remaining: length)
+        }
     }
 
     // MARK: Headers and connection

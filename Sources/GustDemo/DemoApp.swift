@@ -12,6 +12,7 @@ public enum DemoApp {
         GET  /json        {"message":"Hello, World!"} as application/json
         POST /echo        the request body back
         GET  /delay?ms=N  answers after N milliseconds (0...60000), without blocking its reactor
+        POST /upload      streams the body (up to 1 GiB, any framing) and answers its size and FNV-1a hash
 
         """
 
@@ -38,6 +39,21 @@ public enum DemoApp {
             }
             res.respond(after: .milliseconds(ms)) { res in
                 res.send(.ok, "waited \(ms) ms\n")
+            }
+        }
+        router.post("/upload", options: RouteOptions(maxBodyBytes: 1 << 30, body: .stream)) { _, res in
+            var count = 0
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a, 64-bit
+            res.streamBody { part, res, _ in
+                switch part {
+                case .data(let bytes):
+                    count += bytes.count
+                    for b in bytes { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+                case .end:
+                    res.send(.ok, "received \(count) bytes, fnv1a64 \(String(hash, radix: 16))\n")
+                case .aborted:
+                    break
+                }
             }
         }
         return router

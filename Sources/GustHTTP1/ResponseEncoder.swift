@@ -28,11 +28,13 @@ public enum ResponseEncoder {
     ///   - body: the body; for 1xx, 204 and 304 it is ignored and no `Content-Length` is sent
     ///     (RFC 9110 §8.6).
     ///   - omitBody: send `Content-Length` but not the body (a response to HEAD).
+    ///   - contentLength: the body's length when the body is not in `body` but sent after the
+    ///     head by other means (a file with `sendfile`); `body` is then ignored.
     public static func encode(
         into buffer: inout ByteBuffer, start: Int, extraHeaderBytes: Int = 0,
         status: HTTPStatus, serverLine: UnsafeBufferPointer<UInt8>, contentTypeLine: UnsafeBufferPointer<UInt8>?,
         dateLine: UnsafeRawBufferPointer, connection: ConnectionDirective,
-        body: UnsafeRawBufferPointer, omitBody: Bool = false
+        body: UnsafeRawBufferPointer, omitBody: Bool = false, contentLength: Int? = nil
     ) {
         let bodyless = status.code < 200 || status.code == 204 || status.code == 304
         let connectionLine: StaticString? =
@@ -45,9 +47,10 @@ public enum ResponseEncoder {
         let statusLine = status.statusLine
         var prefix = statusLine.count + serverLine.count + dateLine.count
         if let contentTypeLine { prefix += contentTypeLine.count }
-        if !bodyless { prefix += lengthLine.utf8CodeUnitCount + decimalDigits(body.count) + 2 }
+        let declared = contentLength ?? body.count
+        if !bodyless { prefix += lengthLine.utf8CodeUnitCount + decimalDigits(declared) + 2 }
         if let connectionLine { prefix += connectionLine.utf8CodeUnitCount }
-        let sentBody = bodyless || omitBody ? 0 : body.count
+        let sentBody = bodyless || omitBody || contentLength != nil ? 0 : body.count
 
         buffer.writerIndex = start + extraHeaderBytes
         buffer.reserveWritable(prefix + 2 + sentBody)
@@ -61,7 +64,7 @@ public enum ResponseEncoder {
         if let contentTypeLine { buffer.append(UnsafeRawBufferPointer(contentTypeLine)) }
         if !bodyless {
             buffer.append(lengthLine)
-            buffer.appendDecimal(body.count)
+            buffer.appendDecimal(declared)
             buffer.append("\r\n")
         }
         buffer.append(dateLine)

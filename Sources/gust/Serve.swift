@@ -18,8 +18,14 @@ struct Serve: ParsableCommand {
     @Option(help: "Reactor threads (default: one per available CPU).")
     var reactors: Int?
 
+    @Option(help: "Also serve the files under this directory at /static/ (sendfile, ETag, ranges).")
+    var staticDir: String?
+
     @OptionGroup(title: "Limits")
     var limits: LimitOptions
+
+    @OptionGroup(title: "Timeouts")
+    var timeouts: TimeoutOptions
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -32,7 +38,18 @@ struct Serve: ParsableCommand {
         config.port = port
         if let reactors { config.reactors = reactors }
         config.limits = limits.requestLimits
-        let server = Server(configuration: config, router: DemoApp.makeRouter())
+        config.maxRequestsPerConnection = limits.maxRequestsPerConnection
+        config.maxPipelinedRequests = limits.maxPipelined
+        try timeouts.apply(to: &config)
+        let router = DemoApp.makeRouter()
+        if let staticDir {
+            do {
+                try router.files("/static", directory: staticDir)
+            } catch {
+                throw CleanExit.message("gust: \(error)", code: 1)
+            }
+        }
+        let server = Server(configuration: config, router: router)
         do {
             try server.run { server in
                 Console.out("gust: serving http://\(displayHost):\(server.port ?? port) with \(config.reactors) reactor(s)")
@@ -60,11 +77,19 @@ struct LimitOptions: ParsableArguments {
     @Option(help: "Largest request body in bytes (413 beyond).")
     var maxBody = RequestLimits().maxBodyBytes
 
+    @Option(help: "Requests served on one connection before it is closed (0: no limit).")
+    var maxRequestsPerConnection = ServerConfiguration().maxRequestsPerConnection
+
+    @Option(help: "Pipelined requests served from one connection per turn.")
+    var maxPipelined = ServerConfiguration().maxPipelinedRequests
+
     func validate() throws {
         guard maxRequestLine >= 16 else { throw ValidationError("--max-request-line must be at least 16") }
         guard maxHeaderBytes >= 2 else { throw ValidationError("--max-header-bytes must be at least 2") }
         guard maxHeaders >= 1 else { throw ValidationError("--max-headers must be at least 1") }
         guard maxBody >= 0 else { throw ValidationError("--max-body must not be negative") }
+        guard maxRequestsPerConnection >= 0 else { throw ValidationError("--max-requests-per-connection must not be negative") }
+        guard maxPipelined >= 1 else { throw ValidationError("--max-pipelined must be at least 1") }
         guard maxRequestLine + maxHeaderBytes < 1 << 30 else { throw ValidationError("request head limits too large") }
     }
 
@@ -72,6 +97,39 @@ struct LimitOptions: ParsableArguments {
         RequestLimits(
             maxRequestLineBytes: maxRequestLine, maxHeaderBytes: maxHeaderBytes, maxHeaderCount: maxHeaders,
             maxBodyBytes: maxBody)
+    }
+}
+
+/// Timeouts shared by commands that serve, as durations people write (10s, 500ms, 2m).
+struct TimeoutOptions: ParsableArguments {
+    @Option(help: "Time to receive a whole request head (408 after).")
+    var headerTimeout = "10s"
+
+    @Option(help: "Longest wait for more of a request body (408 after).")
+    var bodyTimeout = "30s"
+
+    @Option(help: "How long an idle keep-alive connection is kept.")
+    var idleTimeout = "60s"
+
+    @Option(help: "How long a client may leave output unread before it is dropped.")
+    var writeTimeout = "30s"
+
+    func validate() throws {
+        var config = ServerConfiguration()
+        try apply(to: &config)
+    }
+
+    func apply(to config: inout ServerConfiguration) throws {
+        config.headerTimeout = try positive(headerTimeout, "--header-timeout")
+        config.bodyTimeout = try positive(bodyTimeout, "--body-timeout")
+        config.idleTimeout = try positive(idleTimeout, "--idle-timeout")
+        config.writeTimeout = try positive(writeTimeout, "--write-timeout")
+    }
+
+    func positive(_ text: String, _ option: String) throws -> Duration {
+        let d = try DurationText.parse(text, option: option)
+        guard d > .zero else { throw ValidationError("\(option) must be positive") }
+        return d
     }
 }
 
