@@ -117,6 +117,25 @@ def test_chunked_smuggling_attempt_is_rejected_and_nothing_after_is_served(serve
     assert b"Hello, World!" not in rest and b"message" not in rest
 
 
+# Streamed responses
+
+def test_http_client_reads_a_chunked_stream_then_reuses_the_connection(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("GET", "/stream?n=5&ms=20")
+    r = conn.getresponse()
+    assert r.status == 200 and r.getheader("Transfer-Encoding") == "chunked"
+    assert r.read() == b"".join(f"tick {k} of 5\n".encode() for k in range(1, 6))
+    conn.request("GET", "/plaintext")
+    assert conn.getresponse().read() == b"Hello, World!"
+
+
+def test_curl_streams_lines_as_they_come(server):
+    r = curl("-N", "--raw", f"{server.url}/stream?n=3&ms=10")
+    assert r.stdout == b"c\r\ntick 1 of 3\n\r\nc\r\ntick 2 of 3\n\r\nc\r\ntick 3 of 3\n\r\n0\r\n\r\n"
+    r = curl("--http1.0", "-i", f"{server.url}/stream?n=2&ms=1")
+    assert b"Transfer-Encoding" not in r.stdout and r.stdout.endswith(b"\r\n\r\ntick 1 of 2\ntick 2 of 2\n")
+
+
 # Files
 
 def test_curl_gets_a_file_with_validators(files_server, tree):

@@ -312,7 +312,7 @@ extension HTTPEngine {
             if !writer.keepAlive { c.pointee.phase = .closing }
             takeFile(c, &writer)
         case .deferred, .streaming:
-            output.pointee.writerIndex = writer.start  // drop headers added before deferring
+            if !writer.headWritten { output.pointee.writerIndex = writer.start }  // drop headers added before deferring
             c.pointee.phase = writer.state == .deferred ? .awaiting : .streamingBody
             c.pointee.deferredKeepAlive = writer.keepAlive
             c.pointee.deferredIsHead = isHead

@@ -104,6 +104,7 @@ extension HTTPEngine {
             guard pending.pointee.isEmpty else { return }
             c.pointee.output = nil
             releaseOutputLease(pending)
+            if c.pointee.phase == .awaiting && !responseStreams.isEmpty { streamDrained(id) }
         }
         if c.pointee.file != nil {
             guard sendFile(id, c) == .done else { return }  // closed, or more to send when writable
@@ -159,6 +160,10 @@ extension HTTPEngine {
         }
         if let lease = c.pointee.output { releaseOutputLease(lease) }
         if let file = c.pointee.file { releaseFile(file) }
+        if c.pointee.phase == .awaiting, let stream = responseStreams.removeValue(forKey: id.packed) {
+            stream.isFinished = true
+            stream.drainHandler = nil
+        }
         if c.pointee.timer != .none { reactor.cancelTimer(c.pointee.timer) }
         connections.remove(id)
         counters.closed += 1

@@ -52,6 +52,8 @@ final class HTTPEngine: ReactorDelegate {
     /// other ready connections (`serveYielded`, made once).
     var yielded: [SlotID] = []
     lazy var resumeYielded: () -> Void = { [unowned self] in serveYielded() }
+    /// Streamed responses under way, by connection (`ResponseStream`).
+    var responseStreams: [UInt64: ResponseStream] = [:]
     /// The body stream a handler just started, until its connection's lease takes it.
     var pendingStream: BodyStream?
     var pendingStreamLimit = 0

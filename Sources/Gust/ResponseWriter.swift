@@ -31,6 +31,9 @@ public struct ResponseWriter: ~Copyable {
     public private(set) var keepAlive: Bool
     /// A file that follows the head (`sendFile`), handed to the connection when the handler returns.
     var file: FileTransfer?
+    /// The head of a streamed response is already in the output (`startStream`): a deferral
+    /// that keeps it.
+    var headWritten = false
     let isHead: Bool
     let version: HTTPVersion
     /// Deferring is not allowed when this writer completes an already deferred response.
@@ -163,6 +166,29 @@ public struct ResponseWriter: ~Copyable {
         state = .streaming
         let stream = BodyStream(engine: engine, connection: connection, handler: handler)
         engine.pendingStream = stream
+        return stream
+    }
+
+    /// Starts a response whose body follows in pieces after the handler returns: the head goes
+    /// out now (`Transfer-Encoding: chunked`, or for an HTTP/1.0 client no length and a close at
+    /// the end), then each `ResponseStream.write` is a chunk, and `finish()` ends it. Requests
+    /// pipelined behind wait for `finish()`. Allocates the stream object (once per response).
+    public mutating func startStream(_ status: HTTPStatus = .ok, contentType: ContentType? = .octetStream) -> ResponseStream {
+        precondition(canDefer && state == .pending, "startStream() on a response that is sent, deferred or completing a deferral")
+        let delimiter: ResponseStream.StreamDelimiter = version == .http1_1 ? .chunked : .close
+        if delimiter == .close { keepAlive = false }
+        let bodyless = isHead || status.code < 200 || status.code == 204 || status.code == 304
+        let connection: ConnectionDirective = !keepAlive ? .close : (version == .http1_0 ? .keepAlive : .none)
+        ResponseEncoder.encode(
+            into: &out.pointee, start: start, extraHeaderBytes: extraHeaderBytes, status: status,
+            serverLine: serverLine, contentTypeLine: contentType?.line, dateLine: date, connection: connection,
+            body: UnsafeRawBufferPointer(start: nil, count: 0), delimiter: delimiter == .chunked ? .chunked : .close)
+        state = .deferred
+        headWritten = true
+        let sequence = engine.noteDeferred(self.connection)
+        let stream = ResponseStream(
+            engine: engine, connection: self.connection, sequence: sequence, delimiter: delimiter, isHead: bodyless)
+        engine.noteStream(stream)
         return stream
     }
 

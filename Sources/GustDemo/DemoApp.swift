@@ -12,6 +12,7 @@ public enum DemoApp {
         GET  /json        {"message":"Hello, World!"} as application/json
         POST /echo        the request body back
         GET  /delay?ms=N  answers after N milliseconds (0...60000), without blocking its reactor
+        GET  /stream?n=N&ms=M  a chunked response: N lines, one every M milliseconds
         POST /upload      streams the body (up to 1 GiB, any framing) and answers its size and FNV-1a hash
 
         """
@@ -40,6 +41,18 @@ public enum DemoApp {
             res.respond(after: .milliseconds(ms)) { res in
                 res.send(.ok, "waited \(ms) ms\n")
             }
+        }
+        router.get("/stream") { req, res in
+            let n = req.queryInt("n") ?? 5
+            let ms = req.queryInt("ms") ?? 100
+            guard (0...10_000).contains(n), (0...10_000).contains(ms) else { return res.send(.badRequest, "n must be 0...10000 and ms 0...10000\n") }
+            let stream = res.startStream(.ok, contentType: .plainTextUTF8)
+            func tick(_ k: Int, _ stream: ResponseStream) {
+                guard k < n else { return stream.finish() }
+                stream.write("tick \(k + 1) of \(n)\n")
+                stream.after(.milliseconds(ms)) { tick(k + 1, $0) }
+            }
+            tick(0, stream)
         }
         router.post("/upload", options: RouteOptions(maxBodyBytes: 1 << 30, body: .stream)) { _, res in
             var count = 0
