@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: Swift unit and in-process server tests, then the real-client tests
-# (curl, Python http.client and requests, raw sockets, wrk) against the `gust` binary.
-# Installs what the tests need first (curl, wrk, pytest, requests); a missing tool is an error,
-# never a skip.
+# (curl, Python http.client and requests, raw sockets, wrk) against the `gust` binary, a
+# differential test against llhttp (Python's httptools), then the libFuzzer harnesses for a
+# bounded time (FUZZ_SECONDS each, default 30). Installs what the tests need first (curl, wrk,
+# pytest, requests, httptools); a missing tool is an error, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,8 +31,9 @@ pip_install() {  # module package [debian-package]
 }
 pip_install pytest pytest python3-pytest
 pip_install requests requests python3-requests
+pip_install httptools httptools python3-httptools
 for tool in curl wrk; do command -v "$tool" >/dev/null || { echo "test.sh: $tool is required" >&2; exit 1; }; done
-for module in pytest requests; do
+for module in pytest requests httptools; do
     python3 -c "import $module" || { echo "test.sh: Python's $module is required" >&2; exit 1; }
 done
 
@@ -41,3 +43,5 @@ echo "== swift test"
 swift test
 echo "== integration tests (real clients against .build/debug/gust)"
 python3 -m pytest -q IntegrationTests
+echo "== fuzzers (libFuzzer, ${FUZZ_SECONDS:-30} s each)"
+./scripts/fuzz.sh "${FUZZ_SECONDS:-30}"

@@ -181,6 +181,12 @@ extension HTTPEngine {
             case .complete(let length):
                 headLength = length
             }
+            if parser.pointee.method == .other {
+                // RFC 9110 §9.1: a method the server does not recognise gets 501. (Routes exist
+                // only for the standard methods.)
+                respondToBadRequest(id, c, .notImplemented, "method not implemented")
+                return (offset, .closing)
+            }
             let base = request.baseAddress!.assumingMemoryBound(to: UInt8.self)
             let pathRange = parser.pointee.pathRange
             var match = routes.match(

@@ -62,6 +62,8 @@ let badInputs: [BadInput] = [
     BadInput("too many headers", "GET / HTTP/1.1\r\nHost: t\r\n" + (1...10).map { "X-\($0): v\r\n" }.joined() + "\r\n", 431),
     BadInput("body too large", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\n\r\n", 413),
     BadInput("absurd body length", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999999999999999999\r\n\r\n", 413),
+    BadInput("unknown method", "BREW /pot HTTP/1.1\r\nHost: t\r\n\r\n", 501),
+    BadInput("lower-case method", "get /plaintext HTTP/1.1\r\nHost: t\r\n\r\n", 501),
     BadInput("asterisk-form with GET", "GET * HTTP/1.1\r\nHost: t\r\n\r\n", 400),
     BadInput("non-ASCII target", bytes: Array("GET /\u{e9} HTTP/1.1\r\nHost: t\r\n\r\n".utf8), 400),
 ]
