@@ -73,3 +73,42 @@ import Testing
         }
     }
 }
+
+@Suite struct StreamedAndFileHeadTests {
+    func head(_ delimiter: BodyDelimiter, contentLength: Int? = nil, status: HTTPStatus = .ok) -> String {
+        var buffer = ByteBuffer(capacity: 8)
+        let server: StaticString = "Server: T\r\n"
+        let date: StaticString = "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+        ResponseEncoder.encode(
+            into: &buffer, start: 0, status: status, serverLine: UnsafeBufferPointer(start: server.utf8Start, count: server.utf8CodeUnitCount),
+            contentTypeLine: nil, dateLine: UnsafeRawBufferPointer(start: date.utf8Start, count: date.utf8CodeUnitCount),
+            connection: delimiter == .close ? .close : .none, body: UnsafeRawBufferPointer(start: nil, count: 0),
+            contentLength: contentLength, delimiter: delimiter)
+        return String(decoding: buffer.readable, as: UTF8.self)
+    }
+
+    @Test func heads() {
+        let date = "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+        #expect(head(.chunked) == "HTTP/1.1 200 OK\r\nServer: T\r\nTransfer-Encoding: chunked\r\n\(date)\r\n")
+        #expect(head(.close) == "HTTP/1.1 200 OK\r\nServer: T\r\n\(date)Connection: close\r\n\r\n")
+        #expect(head(.length, contentLength: 123_456_789_012) == "HTTP/1.1 200 OK\r\nServer: T\r\nContent-Length: 123456789012\r\n\(date)\r\n")
+        #expect(head(.chunked, status: .noContent) == "HTTP/1.1 204 No Content\r\nServer: T\r\n\(date)\r\n")
+    }
+
+    @Test func chunks() {
+        var buffer = ByteBuffer(capacity: 4)
+        for piece in ["", "a", String(repeating: "x", count: 255), String(repeating: "y", count: 4096)] {
+            Array(piece.utf8).withUnsafeBytes { ChunkEncoder.appendChunk($0, to: &buffer) }
+        }
+        Array("X-Sum: 1\r\n".utf8).withUnsafeBytes { ChunkEncoder.appendEnd(trailers: $0, to: &buffer) }
+        let text = String(decoding: buffer.readable, as: UTF8.self)
+        #expect(text == "1\r\na\r\nff\r\n" + String(repeating: "x", count: 255) + "\r\n1000\r\n" + String(repeating: "y", count: 4096)
+            + "\r\n0\r\nX-Sum: 1\r\n\r\n")
+        // What the encoder writes, the decoder reads back.
+        var decoder = ChunkedDecoder()
+        var data: [UInt8] = []
+        let result = decoder.decode(buffer.readable, onData: { data.append(contentsOf: $0) })
+        #expect(result == .done(consumed: buffer.readableBytes))
+        #expect(data.count == 1 + 255 + 4096)
+    }
+}
