@@ -75,27 +75,12 @@ extension HTTPEngine {
     ) -> StreamOutcome {
         guard let stream = lease.pointee.stream else { return .closing }
         var answered = false
-        let isHead = c.pointee.deferredIsHead
-        let version = c.pointee.deferredVersion
         let result = lease.pointee.parser.pointee.streamBody(bytes, maxBodyBytes: lease.pointee.streamLimit) { piece in
-            stream.bytesReceived += Int64(piece.count)
-            // A response sent before the body ends closes the connection after it.
-            var writer = ResponseWriter(engine: self, connection: id, keepAlive: false, isHead: isHead, version: version, canDefer: false)
-            handlerDepth += 1
-            stream.handler(.data(piece), &writer, stream)
-            handlerDepth -= 1
-            if writer.state == .sent {
-                answered = true
-                takeFile(c, &writer)
-                return false
-            }
-            output.pointee.writerIndex = writer.start  // headers added without sending
-            return !stream.isPaused
+            answered = deliverPiece(id, c, stream, piece)
+            return !answered && !stream.isPaused
         }
         if answered {
-            stream.isFinished = true
             lease.pointee.stream = nil
-            c.pointee.phase = .closing
             c.pointee.lingerOnClose = true  // the rest of the body is still coming: drain it
             return .closing
         }
@@ -118,12 +103,30 @@ extension HTTPEngine {
         }
     }
 
-    /// The body is complete: the handler answers (or defers), and the connection serves again.
-    func endBody(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, _ lease: UnsafeMutablePointer<InputLease>, _ stream: BodyStream) {
+    /// Hands one piece of body to the handler. Returns true if the handler answered (the
+    /// response is in the output; the stream is over and the connection closes after it).
+    func deliverPiece(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, _ stream: BodyStream, _ piece: UnsafeRawBufferPointer) -> Bool {
+        stream.bytesReceived += Int64(piece.count)
+        // A response sent before the body ends closes the connection after it.
+        var writer = ResponseWriter(
+            engine: self, connection: id, keepAlive: false, isHead: c.pointee.deferredIsHead, version: c.pointee.deferredVersion,
+            canDefer: false)
+        handlerDepth += 1
+        stream.handler(.data(piece), &writer, stream)
+        handlerDepth -= 1
+        guard writer.state == .sent else {
+            output.pointee.writerIndex = writer.start  // headers added without sending
+            return false
+        }
         stream.isFinished = true
-        lease.pointee.stream = nil
-        lease.pointee.parser.pointee.reset()
-        lease.pointee.sentContinue = false
+        c.pointee.phase = .closing
+        takeFile(c, &writer)
+        return true
+    }
+
+    /// The body is complete: the handler answers (or defers), and the connection serves again.
+    func deliverEnd(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, _ stream: BodyStream) {
+        stream.isFinished = true
         c.pointee.phase = .open
         let isHead = c.pointee.deferredIsHead
         let version = c.pointee.deferredVersion
@@ -136,36 +139,21 @@ extension HTTPEngine {
         settle(id, c, &writer, isHead: isHead, version: version)
     }
 
+    /// A streamed body ended on the connection's lease.
+    func endBody(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, _ lease: UnsafeMutablePointer<InputLease>, _ stream: BodyStream) {
+        lease.pointee.stream = nil
+        lease.pointee.parser.pointee.reset()
+        lease.pointee.sentContinue = false
+        deliverEnd(id, c, stream)
+    }
+
     /// `streamBody` was called on a route whose body was buffered: hand the whole body over at
     /// once, then `.end`.
     func finishBufferedStream(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, _ body: UnsafeRawBufferPointer) {
         guard let stream = pendingStream else { return }
         pendingStream = nil
-        let isHead = c.pointee.deferredIsHead
-        let version = c.pointee.deferredVersion
-        if !body.isEmpty {
-            stream.bytesReceived = Int64(body.count)
-            var writer = ResponseWriter(engine: self, connection: id, keepAlive: false, isHead: isHead, version: version, canDefer: false)
-            handlerDepth += 1
-            stream.handler(.data(body), &writer, stream)
-            handlerDepth -= 1
-            if writer.state == .sent {
-                stream.isFinished = true
-                c.pointee.phase = .closing
-                takeFile(c, &writer)
-                return
-            }
-            output.pointee.writerIndex = writer.start
-        }
-        stream.isFinished = true
-        c.pointee.phase = .open
-        var writer = ResponseWriter(
-            engine: self, connection: id, keepAlive: c.pointee.deferredKeepAlive, isHead: isHead, version: version,
-            canStream: false)
-        handlerDepth += 1
-        stream.handler(.end, &writer, stream)
-        handlerDepth -= 1
-        settle(id, c, &writer, isHead: isHead, version: version)
+        if !body.isEmpty && deliverPiece(id, c, stream, body) { return }
+        deliverEnd(id, c, stream)
     }
 
     /// Tells the handler its body will not complete.
@@ -206,16 +194,7 @@ extension HTTPEngine {
             // Delivered first (after a resume); reading waits for the next readiness report.
             return streamBodyBytes(id, c, lease, UnsafeRawBufferPointer(lease.pointee.buffer.readable), mark: output.pointee.writerIndex, fromLease: true)
         }
-        let n: Int
-        do {
-            switch try System.read(c.pointee.fd, into: readBuffer, count: readBufferSize) {
-            case .processed(let count): n = count
-            case .wouldBlock: return
-            }
-        } catch {
-            return close(id, c)
-        }
-        guard n > 0 else { return close(id, c) }
+        guard let n = readOnce(id, c, into: readBuffer, count: readBufferSize), n > 0 else { return }
         c.pointee.since = reactor.now.nanoseconds
         streamBodyBytes(id, c, lease, UnsafeRawBufferPointer(start: readBuffer, count: n), mark: output.pointee.writerIndex, fromLease: false)
     }

@@ -29,19 +29,11 @@ extension HTTPEngine {
     /// The connection is readable: read once (level-triggered epoll reports it again if more is
     /// waiting) and serve what arrived.
     func readAndServe(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
-        let fd = c.pointee.fd
         if let lease = c.pointee.input {
             makeRoomToRead(lease)
-            let n: Int
-            do {
-                switch try System.read(fd, into: lease.pointee.buffer.writePointer, count: lease.pointee.buffer.writableBytes) {
-                case .processed(let count): n = count
-                case .wouldBlock: return
-                }
-            } catch {
-                return close(id, c)
-            }
-            guard n > 0 else { return close(id, c) }  // the client left mid-request
+            guard let n = readOnce(id, c, into: lease.pointee.buffer.writePointer, count: lease.pointee.buffer.writableBytes),
+                n > 0
+            else { return }
             lease.pointee.buffer.writerIndex += n
             // More of a request head does not restart the header timeout (slowloris); body
             // bytes, or the start of a new request, restart their wait.
@@ -49,19 +41,28 @@ extension HTTPEngine {
             if !(parser.pointee.hasProgress && !parser.pointee.isHeadComplete) { c.pointee.since = reactor.now.nanoseconds }
             serveLease(id, c)
         } else {
-            let n: Int
-            do {
-                switch try System.read(fd, into: readBuffer, count: readBufferSize) {
-                case .processed(let count): n = count
-                case .wouldBlock: return
-                }
-            } catch {
-                return close(id, c)
-            }
-            guard n > 0 else { return close(id, c) }
+            guard let n = readOnce(id, c, into: readBuffer, count: readBufferSize), n > 0 else { return }
             // A new connection's first request is timed from the accept.
             if c.pointee.requests > 0 { c.pointee.since = reactor.now.nanoseconds }
             serveReadBuffer(id, c, count: n)
+        }
+    }
+
+    /// One `read` into `buffer`: the byte count, or nil when there was nothing to read. An
+    /// error or the end of the stream (the client left) closes the connection and gives 0.
+    @inline(__always)
+    func readOnce(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, into buffer: UnsafeMutableRawPointer, count: Int) -> Int? {
+        do {
+            switch try System.read(c.pointee.fd, into: buffer, count: count) {
+            case .processed(let n):
+                if n == 0 { close(id, c) }
+                return n
+            case .wouldBlock:
+                return nil
+            }
+        } catch {
+            close(id, c)
+            return 0
         }
     }
 

@@ -135,18 +135,11 @@ extension HTTPEngine {
 
     /// Reads and throws away what a lingering client sends, until it closes or sends too much.
     func readAndDiscard(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
-        let n: Int
-        do {
-            switch try System.read(c.pointee.fd, into: readBuffer, count: readBufferSize) {
-            case .processed(let count): n = count
-            case .wouldBlock: return
-            }
-        } catch {
-            return close(id, c)
-        }
+        guard let n = readOnce(id, c, into: readBuffer, count: readBufferSize), n > 0 else { return }
         c.pointee.discarded &+= UInt32(n)
-        if n == 0 || Int(c.pointee.discarded) > Self.lingerByteBudget { close(id, c) }
+        if Int(c.pointee.discarded) > Self.lingerByteBudget { close(id, c) }
     }
+
 
     /// Closes the descriptor and frees everything the connection held. Its slot is reused; any
     /// later event, timer or deferred response for the old ID is ignored. A handler streaming
