@@ -1,4 +1,7 @@
 import Benchmark
+#if canImport(Glibc)
+import Glibc
+#endif
 import Gust
 import GustDemo
 import GustIO
@@ -77,12 +80,22 @@ final class Client: @unchecked Sendable {
     }
 }
 
+/// A directory with one 4 KiB file, for the static-file benchmark.
+let staticDirectory: String = {
+    let path = "/tmp/gust-bench-static-\(getpid())"
+    mkdir(path, 0o755)
+    do { try System.writeFile(path + "/page.html", [UInt8](repeating: 0x61, count: 4096)) } catch { fatalError("\(error)") }
+    return path
+}()
+
 /// The server, started once for all benchmarks in this process.
 let server: Server = {
     var configuration = ServerConfiguration()
     configuration.port = 0
     configuration.reactors = 1
-    let server = Server(configuration: configuration, router: DemoApp.makeRouter())
+    let router = DemoApp.makeRouter()
+    do { try router.files("/static", directory: staticDirectory) } catch { fatalError("\(error)") }
+    let server = Server(configuration: configuration, router: router)
     do { try server.start() } catch { fatalError("cannot start the benchmark server: \(error)") }
     return server
 }()
@@ -98,6 +111,9 @@ nonisolated(unsafe) let benchmarks: () -> Void = {
         ("Server.echo64ByteBody", "POST /echo HTTP/1.1\r\nHost: bench\r\nContent-Type: text/plain\r\nContent-Length: 64\r\n\r\n"
             + String(repeating: "e", count: 64), 1),
         ("Server.plaintextPipelined16", "GET /plaintext HTTP/1.1\r\nHost: bench\r\n\r\n", 16),
+        ("Server.staticFile4KiB", "GET /static/page.html HTTP/1.1\r\nHost: bench\r\n\r\n", 1),
+        ("Server.echoChunked1KiB", "POST /echo HTTP/1.1\r\nHost: bench\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + String(repeating: "100\r\n" + String(repeating: "c", count: 256) + "\r\n", count: 4) + "0\r\n\r\n", 1),
     ]
     for c in cases {
         nonisolated(unsafe) var client: Client?

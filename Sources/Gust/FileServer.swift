@@ -44,8 +44,11 @@ final class FileRoot: Sendable {
     let options: FileServerOptions
     let cacheControl: String?
 
-    /// Longest relative path served.
-    static let maximumPath = 4096
+    /// Longest relative path served (longer ones get 404). Small enough for the path buffer
+    /// to live on the stack.
+    static let maximumPath = 1023
+    /// The index file's name, as bytes.
+    let indexName: [UInt8]?
 
     init(directory: String, options: FileServerOptions) throws {
         do {
@@ -55,6 +58,7 @@ final class FileRoot: Sendable {
         }
         self.options = options
         cacheControl = options.cacheControl
+        indexName = options.index.map { Array($0.utf8) }
         if let index = options.index {
             precondition(!index.isEmpty && !index.contains("/"), "the index file is a plain file name")
         }
@@ -74,7 +78,7 @@ final class FileRoot: Sendable {
                 res.send(.notFound, "Not Found\n")
             case .path(var length, let trailingSlash):
                 if length == 0 || trailingSlash {
-                    guard let index = options.index, append(index, to: path, at: &length) else {
+                    guard let index = indexName, append(index, to: path, at: &length) else {
                         return res.send(.notFound, "Not Found\n")
                     }
                 }
@@ -84,8 +88,7 @@ final class FileRoot: Sendable {
     }
 
     /// Appends "/name" (or "name" at the start) to the NUL-terminated path.
-    func append(_ name: String, to path: UnsafeMutableBufferPointer<UInt8>, at length: inout Int) -> Bool {
-        let bytes = Array(name.utf8)
+    func append(_ bytes: [UInt8], to path: UnsafeMutableBufferPointer<UInt8>, at length: inout Int) -> Bool {
         let needed = length + (length > 0 ? 1 : 0) + bytes.count
         guard needed < path.count else { return false }
         if length > 0 {
@@ -142,25 +145,35 @@ final class FileRoot: Sendable {
         }
     }
 
-    /// Validators, conditionals, ranges, then the body with sendfile.
+    /// Validators, conditionals, ranges, then the body with sendfile. The validators are
+    /// formatted on the stack and the request's fields read in place: no allocation unless
+    /// `Cache-Control` is set or a range is served.
     func respond(_ req: borrowing Request, _ res: inout ResponseWriter, _ file: Int32, _ status: System.FileStatus, _ type: ContentType) {
-        let etag = "\"\(String(status.modified, radix: 16))-\(String(status.size, radix: 16))\""
-        let lastModified = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: HTTPDate.length) { out in
-            HTTPDate.format(epochSeconds: status.modified, into: out.baseAddress!)
-            return String(decoding: out, as: UTF8.self)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40) { etag in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: HTTPDate.length) { lastModified in
+                let tag = Self.entityTag(modified: status.modified, size: status.size, into: etag)
+                HTTPDate.format(epochSeconds: status.modified, into: lastModified.baseAddress!)
+                let date = UnsafeBufferPointer(lastModified)
+                res.header("ETag", bytes: tag)
+                res.header("Last-Modified", bytes: date)
+                respond(req, &res, file, status, type, tag, date)
+            }
         }
-        res.header("ETag", etag)
-        res.header("Last-Modified", lastModified)
-        if let cacheControl { res.header("Cache-Control", cacheControl) }
+    }
 
+    func respond(
+        _ req: borrowing Request, _ res: inout ResponseWriter, _ file: Int32, _ status: System.FileStatus, _ type: ContentType,
+        _ etag: UnsafeBufferPointer<UInt8>, _ lastModified: UnsafeBufferPointer<UInt8>
+    ) {
+        if let cacheControl { res.header("Cache-Control", cacheControl) }
         if isNotModified(req, etag: etag, modified: status.modified) {
             System.close(file)
             return res.send(.notModified)
         }
         res.header("Accept-Ranges", "bytes")
         var range = ByteRange.whole
-        if req.method == .get, let value = req.header("Range"), rangeStillApplies(req, etag: etag, lastModified: lastModified) {
-            range = value.withUTF8Bytes { ByteRange.parse($0, size: status.size) }
+        if req.method == .get && rangeStillApplies(req, etag: etag, lastModified: lastModified) {
+            range = req.withHeader("Range") { value in value.map { ByteRange.parse($0, size: status.size) } ?? .whole }
         }
         switch range {
         case .whole:
@@ -175,24 +188,48 @@ final class FileRoot: Sendable {
         }
     }
 
-    /// RFC 9110 §13.2.2: If-None-Match first (weak comparison); If-Modified-Since only without it.
-    func isNotModified(_ req: borrowing Request, etag: String, modified: Int64) -> Bool {
-        if let inm = req.header("If-None-Match") {
-            return inm.withUTF8Bytes { value in etag.withUTF8Bytes { EntityTags.noneMatchHits(value, tag: $0) } }
+    /// `"<mtime hex>-<size hex>"` (as nginx makes them) into `out`; the bytes written.
+    static func entityTag(modified: Int64, size: Int64, into out: UnsafeMutableBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        var n = 0
+        func put(_ c: UInt8) {
+            out[n] = c
+            n += 1
         }
-        if let ims = req.header("If-Modified-Since"), let since = ims.withUTF8Bytes({ HTTPDate.parse($0) }) {
+        func hex(_ v: Int64) {
+            let value = UInt64(bitPattern: v)
+            var shift = 60
+            while shift > 0 && (value >> UInt64(shift)) & 15 == 0 { shift -= 4 }
+            while shift >= 0 {
+                let d = UInt8((value >> UInt64(shift)) & 15)
+                put(d < 10 ? 0x30 + d : 0x57 + d)
+                shift -= 4
+            }
+        }
+        put(0x22)
+        hex(modified)
+        put(0x2d)
+        hex(size)
+        put(0x22)
+        return UnsafeBufferPointer(rebasing: out[0..<n])
+    }
+
+    /// RFC 9110 §13.2.2: If-None-Match first (weak comparison); If-Modified-Since only without it.
+    func isNotModified(_ req: borrowing Request, etag: UnsafeBufferPointer<UInt8>, modified: Int64) -> Bool {
+        let noneMatch: Bool? = req.withHeader("If-None-Match") { value in value.map { EntityTags.noneMatchHits($0, tag: etag) } }
+        if let noneMatch { return noneMatch }
+        return req.withHeader("If-Modified-Since") { value in
+            guard let value, let since = HTTPDate.parse(value) else { return false }
             return modified <= since
         }
-        return false
     }
 
     /// RFC 9110 §13.1.5: a Range with If-Range applies only if the validator still matches
     /// (an entity-tag by strong comparison, or exactly the Last-Modified date).
-    func rangeStillApplies(_ req: borrowing Request, etag: String, lastModified: String) -> Bool {
-        guard let ifRange = req.header("If-Range") else { return true }
-        if ifRange.hasPrefix("\"") || ifRange.hasPrefix("W/") {
-            return ifRange.withUTF8Bytes { value in etag.withUTF8Bytes { EntityTags.strongMatch(value, tag: $0) } }
+    func rangeStillApplies(_ req: borrowing Request, etag: UnsafeBufferPointer<UInt8>, lastModified: UnsafeBufferPointer<UInt8>) -> Bool {
+        req.withHeader("If-Range") { value in
+            guard let value else { return true }
+            if value.first == 0x22 || value.first == 0x57 { return EntityTags.strongMatch(value, tag: etag) }  // '"' or "W/"
+            return value.elementsEqual(lastModified)
         }
-        return ifRange == lastModified
     }
 }

@@ -155,6 +155,14 @@ public struct Request: ~Copyable {
         return index.map { String(decoding: view.value(at: $0), as: UTF8.self) }
     }
 
+    /// The value of the first header field named `name` in place (nil when absent), without a
+    /// copy. Valid only inside `body`.
+    public func withHeader<R>(_ name: StaticString, _ body: (UnsafeBufferPointer<UInt8>?) throws -> R) rethrows -> R {
+        let view = headerView
+        let index = view.firstIndex(named: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        return try body(index.map { view.value(at: $0) })
+    }
+
     /// The values of every header field named `name`, in order.
     public func headers(named name: String) -> [String] {
         let view = headerView

@@ -140,6 +140,13 @@ public struct ResponseWriter: ~Copyable {
         }
     }
 
+    /// Adds a header line from bytes (no `String`s involved), with the same checks as
+    /// `header(_:_:)`.
+    public mutating func header(_ name: StaticString, bytes value: UnsafeBufferPointer<UInt8>) {
+        guard state == .pending else { return }
+        addHeader(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), value)
+    }
+
     /// Closes the connection after this response (sends `Connection: close`).
     public mutating func closeConnection() { keepAlive = false }
 
