@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/openat2.h>
+#include <malloc.h>
 
 _Static_assert(sizeof(cgust_epoll_event) == sizeof(struct epoll_event), "epoll_event layout");
 _Static_assert(EPOLLIN == 0x001 && EPOLLOUT == 0x004 && EPOLLERR == 0x008 && EPOLLHUP == 0x010 &&
@@ -138,3 +139,5 @@ int cgust_fstat(int fd, int64_t *size, int64_t *mtime_seconds, int *kind) {
     *kind = S_ISREG(st.st_mode) ? 1 : (S_ISDIR(st.st_mode) ? 2 : 0);
     return 0;
 }
+
+void cgust_release_free_memory(void) { malloc_trim(0); }

@@ -20,8 +20,9 @@ public struct ServerConfiguration: Sendable {
     /// Bytes of the per-reactor read buffer that every read lands in. Default 64 KiB.
     public var readBufferSize: Int = 64 * 1024
     /// Initial size of the buffer a connection leases while it holds a partial request; it grows
-    /// (up to the request limits) only for larger requests. Default 4 KiB.
-    public var inputLeaseSize: Int = 4 * 1024
+    /// (up to the request limits) only for larger requests. Default 1 KiB (nginx's
+    /// client_header_buffer_size): a slow client's partial head costs little.
+    public var inputLeaseSize: Int = 1024
     /// Output bytes gathered from one batch of pipelined requests before they are written
     /// without waiting for the batch to end. Default 256 KiB.
     public var flushThreshold: Int = 256 * 1024

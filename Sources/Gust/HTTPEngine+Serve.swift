@@ -67,9 +67,11 @@ extension HTTPEngine {
     }
 
     /// Ensures the lease has room for a useful read: compacts it, and grows it toward what the
-    /// current request still needs (never past the request limits plus one read buffer).
+    /// current request still needs (never past the request limits plus one read buffer). A
+    /// lease with 512 bytes free is not grown: a slow client's partial head stays in its first
+    /// 1 KiB.
     func makeRoomToRead(_ lease: UnsafeMutablePointer<InputLease>) {
-        let minimum = 2048
+        let minimum = 512
         if lease.pointee.buffer.writableBytes >= minimum { return }
         if lease.pointee.buffer.readerIndex > 0 { lease.pointee.buffer.discardReadBytes() }
         let readable = lease.pointee.buffer.readableBytes

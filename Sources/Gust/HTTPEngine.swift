@@ -48,6 +48,10 @@ final class HTTPEngine: ReactorDelegate {
     /// Handlers running now (a deferred response completed from inside one waits until after).
     var handlerDepth = 0
     var counters = EngineCounters()
+    /// Bytes of buffers freed (not cached) since the heap was last trimmed, and whether a trim
+    /// is scheduled: after a burst of connections goes away, memory returns to the kernel.
+    var freedSinceTrim = 0
+    var trimScheduled = false
     /// Connections that used up their turn of pipelined requests, to be served again after the
     /// other ready connections (`serveYielded`, made once).
     var yielded: [SlotID] = []
@@ -60,6 +64,8 @@ final class HTTPEngine: ReactorDelegate {
 
     static let listenerToken = UInt64.max - 1
     static let maximumCachedLeases = 256
+    /// Leases kept cached after a burst is over.
+    static let warmCachedLeases = 16
     /// The most bytes a lingering connection may send before it is closed outright.
     static let lingerByteBudget = 1 << 20
 
@@ -186,6 +192,7 @@ final class HTTPEngine: ReactorDelegate {
     func releaseInputLease(_ lease: UnsafeMutablePointer<InputLease>) {
         counters.inputLeases -= 1
         if freeInputLeases.count >= Self.maximumCachedLeases {
+            noteFreed(lease.pointee.buffer.capacity + lease.pointee.headerCapacity * MemoryLayout<HeaderSlot>.stride)
             lease.deinitialize(count: 1)
             lease.deallocate()
             return
@@ -217,6 +224,7 @@ final class HTTPEngine: ReactorDelegate {
     func releaseOutputLease(_ lease: UnsafeMutablePointer<ByteBuffer>) {
         counters.outputLeases -= 1
         if freeOutputLeases.count >= Self.maximumCachedLeases {
+            noteFreed(lease.pointee.capacity)
             lease.deinitialize(count: 1)
             lease.deallocate()
             return
@@ -226,6 +234,28 @@ final class HTTPEngine: ReactorDelegate {
         }
         lease.pointee.clear()
         freeOutputLeases.append(lease)
+    }
+
+    /// Counts freed buffer bytes; past 1 MiB (a burst of connections went away), a second
+    /// later the lease caches shrink to a warm few and the heap is trimmed, so memory goes
+    /// back to the kernel instead of staying at the burst's high-water mark.
+    func noteFreed(_ bytes: Int) {
+        freedSinceTrim += bytes
+        guard freedSinceTrim >= 1 << 20, !trimScheduled else { return }
+        trimScheduled = true
+        reactor.schedule(after: .seconds(1)) { [unowned self] in
+            trimScheduled = false
+            freedSinceTrim = 0
+            while freeInputLeases.count > Self.warmCachedLeases, let lease = freeInputLeases.popLast() {
+                lease.deinitialize(count: 1)
+                lease.deallocate()
+            }
+            while freeOutputLeases.count > Self.warmCachedLeases, let lease = freeOutputLeases.popLast() {
+                lease.deinitialize(count: 1)
+                lease.deallocate()
+            }
+            System.releaseFreeMemory()
+        }
     }
 
     // MARK: Stats

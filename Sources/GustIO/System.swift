@@ -322,6 +322,12 @@ public enum System {
         return Int64(ts.tv_sec)
     }
 
+    /// Gives the heap memory the process has freed back to the kernel (glibc's malloc_trim).
+    /// Cost: a walk over the malloc arenas; call it after a burst of frees, not per request.
+    public static func releaseFreeMemory() {
+        cgust_release_free_memory()
+    }
+
     /// The number of CPUs this process may run on.
     public static func availableCPUs() -> Int {
         let n = Int(cgust_available_cpus())

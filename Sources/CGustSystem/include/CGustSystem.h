@@ -86,4 +86,7 @@ long cgust_send_more(int fd, const void *buffer, size_t count);
 /// regular file, 2 a directory, 0 anything else.
 int cgust_fstat(int fd, int64_t *size, int64_t *mtime_seconds, int *kind);
 
+/// malloc_trim(0): hands freed heap memory back to the kernel (glibc keeps it otherwise).
+void cgust_release_free_memory(void);
+
 #endif /* CGUST_SYSTEM_H */
