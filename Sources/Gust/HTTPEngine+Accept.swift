@@ -29,7 +29,7 @@ extension HTTPEngine {
                 }
             }
             System.setNoDelay(fd)
-            guard let (id, c) = connections.insert(Connection(fd: fd, now: reactor.now.nanoseconds)) else {
+            guard let (id, c) = connections.insert(Connection(fd: fd, now: nowNanoseconds)) else {
                 System.close(fd)
                 counters.rejected += 1
                 pauseAccepting()

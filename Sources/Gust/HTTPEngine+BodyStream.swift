@@ -178,8 +178,8 @@ extension HTTPEngine {
         guard let c = connections.pointer(to: stream.connection), c.pointee.phase == .streamingBody,
             let lease = c.pointee.input, lease.pointee.stream === stream, !stream.isPaused
         else { return }
-        dateCache.pointee.update(epochSeconds: reactor.wallClockSeconds)
-        c.pointee.since = reactor.now.nanoseconds
+        dateCache.pointee.update(epochSeconds: clock.pointee.wallClockSeconds)
+        c.pointee.since = nowNanoseconds
         let mark = output.pointee.writerIndex
         if lease.pointee.buffer.isEmpty { return finishBatch(stream.connection, c, mark) }
         streamBodyBytes(stream.connection, c, lease, UnsafeRawBufferPointer(lease.pointee.buffer.readable), mark: mark, fromLease: true)
@@ -195,7 +195,7 @@ extension HTTPEngine {
             return streamBodyBytes(id, c, lease, UnsafeRawBufferPointer(lease.pointee.buffer.readable), mark: output.pointee.writerIndex, fromLease: true)
         }
         guard let n = readOnce(id, c, into: readBuffer, count: readBufferSize), n > 0 else { return }
-        c.pointee.since = reactor.now.nanoseconds
+        c.pointee.since = nowNanoseconds
         streamBodyBytes(id, c, lease, UnsafeRawBufferPointer(start: readBuffer, count: n), mark: output.pointee.writerIndex, fromLease: false)
     }
 }

@@ -27,7 +27,7 @@ extension HTTPEngine {
         }
         guard isAwaiting(id, sequence) else { return false }
         let c = connections.pointer(to: id)!
-        dateCache.pointee.update(epochSeconds: reactor.wallClockSeconds)
+        dateCache.pointee.update(epochSeconds: clock.pointee.wallClockSeconds)
         let mark = output.pointee.writerIndex
         let isHead = c.pointee.deferredIsHead
         let version = c.pointee.deferredVersion

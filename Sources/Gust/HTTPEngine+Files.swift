@@ -48,7 +48,7 @@ extension HTTPEngine {
                         return .closed
                     }
                     file.pointee.remaining -= Int64(n)
-                    c.pointee.since = reactor.now.nanoseconds
+                    c.pointee.since = nowNanoseconds
                 case .wouldBlock:
                     return .blocked
                 }

@@ -38,12 +38,12 @@ extension HTTPEngine {
             // More of a request head does not restart the header timeout (slowloris); body
             // bytes, or the start of a new request, restart their wait.
             let parser = lease.pointee.parser
-            if !(parser.pointee.hasProgress && !parser.pointee.isHeadComplete) { c.pointee.since = reactor.now.nanoseconds }
+            if !(parser.pointee.hasProgress && !parser.pointee.isHeadComplete) { c.pointee.since = nowNanoseconds }
             serveLease(id, c)
         } else {
             guard let n = readOnce(id, c, into: readBuffer, count: readBufferSize), n > 0 else { return }
             // A new connection's first request is timed from the accept.
-            if c.pointee.requests > 0 { c.pointee.since = reactor.now.nanoseconds }
+            if c.pointee.requests > 0 { c.pointee.since = nowNanoseconds }
             serveReadBuffer(id, c, count: n)
         }
     }
@@ -90,10 +90,12 @@ extension HTTPEngine {
     /// moves into a lease together with its parser state and header slots.
     func serveReadBuffer(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, count: Int) {
         let bytes = UnsafeMutableRawBufferPointer(start: readBuffer, count: count)
-        scratchParser.pointee.reset()
         var sentContinue = false
         let mark = output.pointee.writerIndex
+        // The scratch parser is fresh here: `serve` resets it after each request, and this
+        // function after anything else (below), so a keep-alive read costs one reset, not two.
         let (consumed, stop) = serve(id, c, bytes, scratchParser, scratchHeaders, mark, &sentContinue)
+        defer { if stop != .drained { scratchParser.pointee.reset() } }
         let rest = UnsafeRawBufferPointer(rebasing: bytes[consumed...])
         switch stop {
         case .closed:
@@ -228,7 +230,12 @@ extension HTTPEngine {
                 }
             }
 
-            switch parser.pointee.readBody(request, maxBodyBytes: bodyLimit) {
+            // Most requests have no body: no call into the body reader for them.
+            let bodyResult: BodyReadResult =
+                parser.pointee.bodyFraming == .none
+                ? .complete(body: headLength..<headLength, length: headLength)
+                : parser.pointee.readBody(request, maxBodyBytes: bodyLimit)
+            switch bodyResult {
             case .needMore(let keep):
                 sendContinueIfAsked(parser, &sentContinue)
                 return (offset, .needMore(keep: keep))
@@ -279,7 +286,7 @@ extension HTTPEngine {
     ) {
         counters.requests += 1
         c.pointee.requests &+= 1
-        c.pointee.since = reactor.now.nanoseconds
+        c.pointee.since = nowNanoseconds
         let method = parser.pointee.method
         var keepAlive = parser.pointee.keepAlive
         if maxRequestsPerConnection > 0 && Int(c.pointee.requests) >= maxRequestsPerConnection { keepAlive = false }

@@ -50,6 +50,12 @@ extension HTTPEngine {
     /// the keep-alive path, two compares.
     @inline(__always)
     func armTimeout(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
+        // The keep-alive path: idle after its responses, the timer already armed no later.
+        if c.pointee.phase == .open && c.pointee.input == nil && c.pointee.output == nil && c.pointee.file == nil
+            && c.pointee.requests > 0 && c.pointee.timer.raw != 0 && c.pointee.timerAt <= c.pointee.since &+ idleTimeout
+        {
+            return
+        }
         guard let (_, deadline) = currentWait(c) else { return }
         if c.pointee.timer == .none {
             c.pointee.timer = reactor.scheduleTimer(at: Instant(nanoseconds: deadline), payload: timerPayload(id))
@@ -64,7 +70,7 @@ extension HTTPEngine {
     /// it is in now.
     func timeoutFired(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
         guard let (wait, deadline) = currentWait(c) else { return }
-        if deadline > reactor.now.nanoseconds { return armTimeout(id, c) }
+        if deadline > nowNanoseconds { return armTimeout(id, c) }
         switch wait {
         case .idle, .linger:
             counters.timeouts += wait == .idle ? 1 : 0

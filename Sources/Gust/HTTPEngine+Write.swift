@@ -24,11 +24,11 @@ extension HTTPEngine {
                 case .processed(let written):
                     if written < count {
                         c.pointee.output = takeOutputLease(copying: UnsafeRawBufferPointer(rebasing: bytes[written...]))
-                        c.pointee.since = reactor.now.nanoseconds  // the write timeout counts from here
+                        c.pointee.since = nowNanoseconds  // the write timeout counts from here
                     }
                 case .wouldBlock:
                     c.pointee.output = takeOutputLease(copying: bytes)
-                    c.pointee.since = reactor.now.nanoseconds
+                    c.pointee.since = nowNanoseconds
                 }
             } catch {
                 close(id, c)
@@ -95,7 +95,7 @@ extension HTTPEngine {
                 switch try System.write(c.pointee.fd, from: readable.baseAddress!, count: readable.count) {
                 case .processed(let written):
                     pending.pointee.readerIndex += written
-                    c.pointee.since = reactor.now.nanoseconds  // progress: the write timeout starts again
+                    c.pointee.since = nowNanoseconds  // progress: the write timeout starts again
                 case .wouldBlock: return
                 }
             } catch {
@@ -124,7 +124,7 @@ extension HTTPEngine {
         // response before the client reads it.
         System.shutdownWrite(c.pointee.fd)
         c.pointee.phase = .lingering
-        c.pointee.since = reactor.now.nanoseconds
+        c.pointee.since = nowNanoseconds
         if let lease = c.pointee.input {
             c.pointee.input = nil
             abortStream(lease, .clientGone)

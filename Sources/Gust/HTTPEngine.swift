@@ -15,6 +15,8 @@ import GustIO
 /// reactors except the immutable route table.
 final class HTTPEngine: ReactorDelegate {
     unowned let reactor: Reactor
+    /// The reactor's clock, read on the request path without touching the reactor object.
+    let clock: UnsafePointer<ReactorClock>
     let routes: RouteTable
     let limits: RequestLimits
     let listener: Listener
@@ -46,8 +48,9 @@ final class HTTPEngine: ReactorDelegate {
     var freeFileLeases: [UnsafeMutablePointer<FileTransfer>] = []
     var acceptPaused = false
     /// Handlers running now (a deferred response completed from inside one waits until after).
-    var handlerDepth = 0
-    var counters = EngineCounters()
+    // Touched on every request, by this reactor's thread only: no dynamic exclusivity checks.
+    @exclusivity(unchecked) var handlerDepth = 0
+    @exclusivity(unchecked) var counters = EngineCounters()
     /// Bytes of buffers freed (not cached) since the heap was last trimmed, and whether a trim
     /// is scheduled: after a burst of connections goes away, memory returns to the kernel.
     var freedSinceTrim = 0
@@ -71,6 +74,7 @@ final class HTTPEngine: ReactorDelegate {
 
     init(reactor: Reactor, listener: Listener, routes: RouteTable, configuration: ServerConfiguration) {
         self.reactor = reactor
+        clock = UnsafePointer(reactor.clock)
         self.routes = routes
         self.listener = listener
         limits = configuration.limits
@@ -122,6 +126,9 @@ final class HTTPEngine: ReactorDelegate {
         for lease in freeFileLeases { lease.deallocate() }
     }
 
+    /// Monotonic nanoseconds at the start of this loop iteration. A plain load.
+    @inline(__always) var nowNanoseconds: Int64 { clock.pointee.now.nanoseconds }
+
     // MARK: ReactorDelegate
 
     func reactor(_ reactor: Reactor, ready token: UInt64, events: Events) {
@@ -131,7 +138,7 @@ final class HTTPEngine: ReactorDelegate {
         }
         let id = SlotID(packed: token)
         guard let c = connections.pointer(to: id) else { return }  // closed earlier in this batch
-        dateCache.pointee.update(epochSeconds: reactor.wallClockSeconds)
+        dateCache.pointee.update(epochSeconds: clock.pointee.wallClockSeconds)
         if events.contains(.writable) {
             writeReady(id, c)
             return  // level-triggered: anything else is reported again
@@ -157,7 +164,7 @@ final class HTTPEngine: ReactorDelegate {
             let c = connections.pointer(to: id)
         else { return }
         c.pointee.timer = .none
-        dateCache.pointee.update(epochSeconds: reactor.wallClockSeconds)
+        dateCache.pointee.update(epochSeconds: clock.pointee.wallClockSeconds)
         timeoutFired(id, c)
     }
 

@@ -65,22 +65,32 @@ public struct ChunkedDecoder: Sendable {
         case quotedPair
     }
 
+    // Small fields, so that the decoder (inside every request parser, reset per request) is
+    // cheap to copy: 32 bytes.
     var state = State.size
     var extensionState = ExtensionState.beforeSemicolon
-    var sizeDigits = 0
-    var remaining: Int64 = 0
-    var lineBytes = 0
-    var trailerBytes = 0
     var error = ChunkedError.invalidChunkSize
+    var sizeDigits: UInt8 = 0
+    var lineBytes: UInt32 = 0
+    var trailerBytes: UInt32 = 0
+    var extensionLimit: UInt32
+    var trailerLimit: UInt32
+    var remaining: Int64 = 0
 
     /// Longest chunk extension accepted on one size line. Default 1 KiB.
-    public var maxExtensionBytes: Int
+    public var maxExtensionBytes: Int {
+        get { Int(extensionLimit) }
+        set { extensionLimit = UInt32(clamping: newValue) }
+    }
     /// Largest trailer section accepted. Default 8 KiB.
-    public var maxTrailerBytes: Int
+    public var maxTrailerBytes: Int {
+        get { Int(trailerLimit) }
+        set { trailerLimit = UInt32(clamping: newValue) }
+    }
 
     public init(maxExtensionBytes: Int = 1024, maxTrailerBytes: Int = 8 * 1024) {
-        self.maxExtensionBytes = maxExtensionBytes
-        self.maxTrailerBytes = maxTrailerBytes
+        extensionLimit = UInt32(clamping: maxExtensionBytes)
+        trailerLimit = UInt32(clamping: maxTrailerBytes)
     }
 
     /// Whether the last chunk and trailer section have been read.
@@ -136,7 +146,7 @@ public struct ChunkedDecoder: Sendable {
                         return fail(.invalidChunkExtension)
                     }
                 } else {
-                    guard lineBytes < maxExtensionBytes else { return fail(.invalidChunkExtension) }
+                    guard lineBytes < extensionLimit else { return fail(.invalidChunkExtension) }
                     if let e = extensionByte(c) { return fail(e) }
                     lineBytes += 1
                 }
@@ -187,7 +197,7 @@ public struct ChunkedDecoder: Sendable {
                 }
                 i += 1
                 trailerBytes += 1
-                guard trailerBytes <= maxTrailerBytes else { return fail(.invalidTrailer) }
+                guard trailerBytes <= trailerLimit else { return fail(.invalidTrailer) }
             case .trailerLF:
                 guard c == CharacterClass.lf else { return fail(.invalidLineEnding) }
                 i += 1

@@ -52,7 +52,7 @@ public struct TransferCodings: Sendable, Equatable {
     public init() {}
 
     /// Whether a field line was seen at all.
-    public var isPresent: Bool { count > 0 || isMalformed }
+    @inlinable public var isPresent: Bool { count > 0 || isMalformed }
 
     /// Adds one field line's value. Cost: one pass over the value; no allocation.
     public mutating func add(_ value: UnsafePointer<UInt8>, _ n: Int) {

@@ -82,8 +82,12 @@ public struct RequestParser: Sendable {
 
     public init() {}
 
-    /// Forgets the previous request. Cost: a few stores.
-    @inlinable public mutating func reset() { self = RequestParser() }
+    /// A parser that has seen nothing, made once: `reset` copies it (one copy of the struct,
+    /// where building a fresh value costs a call and the same copy).
+    @usableFromInline static let fresh = RequestParser()
+
+    /// Forgets the previous request. Cost: one copy of the struct.
+    @inlinable public mutating func reset() { self = Self.fresh }
 
     /// Whether a whole head has been parsed (the body, if any, may still be arriving).
     @inlinable public var isHeadComplete: Bool { phase == .complete }
@@ -113,7 +117,7 @@ public struct RequestParser: Sendable {
 
     /// How the body of a complete, valid head is delimited: chunked, a length, or no body.
     /// (A request is never delimited by the connection closing.)
-    public var bodyFraming: BodyFraming {
+    @inlinable public var bodyFraming: BodyFraming {
         if transferCodings.isPresent { return .chunked }
         return contentLength > 0 ? .length(contentLength) : .none
     }

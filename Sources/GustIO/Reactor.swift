@@ -12,6 +12,12 @@ public protocol ReactorDelegate: AnyObject {
     func reactorWillStop(_ reactor: Reactor)
 }
 
+/// What a reactor's clock read at the start of its current loop iteration.
+public struct ReactorClock: Sendable {
+    public var now: Instant
+    public var wallClockSeconds: Int64
+}
+
 /// One event loop on one thread: an epoll set, an eventfd for wake-ups, a job queue, and a hashed
 /// timer wheel. Shared-nothing: a reactor's state is touched only by its own thread; other
 /// threads reach it through its `ReactorHandle`.
@@ -34,10 +40,15 @@ public final class Reactor {
     /// The delegate the loop is running with (nil before `run`).
     public private(set) var delegate: (any ReactorDelegate)?
 
+    /// The loop's clock readings, in memory of their own: protocol code reads them on every
+    /// request through `clock` (a plain load, where a class property read from another module
+    /// costs a dynamic exclusivity check). Written only by the loop, on the reactor's thread.
+    public let clock: UnsafeMutablePointer<ReactorClock>
+
     /// The monotonic time at the start of this loop iteration.
-    public private(set) var now: Instant
+    @inlinable public var now: Instant { clock.pointee.now }
     /// Wall-clock seconds since the epoch at the start of this loop iteration.
-    public private(set) var wallClockSeconds: Int64
+    @inlinable public var wallClockSeconds: Int64 { clock.pointee.wallClockSeconds }
     /// Number of loop iterations so far.
     public private(set) var iterations: UInt64 = 0
 
@@ -51,12 +62,15 @@ public final class Reactor {
         epollFD = handle.epollFD
         maxEvents = Int32(maxEventsPerWait)
         events = .allocate(byteCount: maxEventsPerWait * cgust_epoll_event_size(), alignment: 16)
-        now = System.monotonicNow()
-        wallClockSeconds = System.wallClockSeconds()
-        timers = TimerWheel(now: now)
+        clock = .allocate(capacity: 1)
+        clock.initialize(to: ReactorClock(now: System.monotonicNow(), wallClockSeconds: System.wallClockSeconds()))
+        timers = TimerWheel(now: clock.pointee.now)
     }
 
-    deinit { events.deallocate() }
+    deinit {
+        events.deallocate()
+        clock.deallocate()
+    }
 
     // MARK: Descriptors
 
@@ -144,8 +158,7 @@ public final class Reactor {
             } catch {
                 fatalError("reactor \(id): \(error)")
             }
-            now = System.monotonicNow()
-            wallClockSeconds = System.wallClockSeconds()
+            clock.pointee = ReactorClock(now: System.monotonicNow(), wallClockSeconds: System.wallClockSeconds())
             iterations &+= 1
             for i in 0..<Int32(n) {
                 let token = cgust_epoll_event_data(events, i)
