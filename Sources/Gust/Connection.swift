@@ -2,7 +2,7 @@ import GustCore
 import GustHTTP1
 import GustIO
 
-/// One client connection: a small record in the reactor's slab (under 100 bytes), found from
+/// One client connection: a small record in the reactor's slab (80 bytes), found from
 /// epoll's user data by slot and generation. Bytes in flight live in leases it points to; an
 /// idle connection owns none.
 ///

@@ -6,7 +6,7 @@ import GustIO
 /// connections, reads into one shared read buffer, serves every complete request in a read in
 /// order, encodes all their responses into one output buffer and writes them with one `write`.
 ///
-/// Memory: per connection, a 48-byte slab record; a connection leases an input buffer only while
+/// Memory: per connection, an 80-byte slab record and one timer-wheel entry; a connection leases an input buffer only while
 /// it holds a partial request (or requests queued behind a deferred response) and an output
 /// buffer only while the socket will not take its responses. Both go back to small per-reactor
 /// pools as soon as they are empty.
