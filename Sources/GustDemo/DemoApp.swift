@@ -8,12 +8,12 @@ public enum DemoApp {
 
     static let index: StaticString = """
         Gust demo
-        GET  /plaintext   Hello, World! as text/plain
-        GET  /json        {"message":"Hello, World!"} as application/json
-        POST /echo        the request body back
-        GET  /delay?ms=N  answers after N milliseconds (0...60000), without blocking its reactor
-        GET  /stream?n=N&ms=M  a chunked response: N lines, one every M milliseconds
-        POST /upload      streams the body (up to 1 GiB, any framing) and answers its size and FNV-1a hash
+        GET  /plaintext          Hello, World! as text/plain
+        GET  /json               {"message":"Hello, World!"} as application/json
+        POST /echo               the request body back
+        GET  /delay?ms=N         answers after N milliseconds (0...60000), without blocking its reactor
+        GET  /stream?n=N&ms=M    a chunked response: N lines, one every M milliseconds
+        POST /upload             streams the body (up to 1 GiB, any framing) and answers its size and FNV-1a hash
 
         """
 
