@@ -127,16 +127,7 @@ extension HTTPEngine {
     /// The body is complete: the handler answers (or defers), and the connection serves again.
     func deliverEnd(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, _ stream: BodyStream) {
         stream.isFinished = true
-        c.pointee.phase = .open
-        let isHead = c.pointee.deferredIsHead
-        let version = c.pointee.deferredVersion
-        var writer = ResponseWriter(
-            engine: self, connection: id, keepAlive: c.pointee.deferredKeepAlive, isHead: isHead, version: version,
-            canStream: false)
-        handlerDepth += 1
-        stream.handler(.end, &writer, stream)
-        handlerDepth -= 1
-        settle(id, c, &writer, isHead: isHead, version: version)
+        answerLater(id, c, canDefer: true) { stream.handler(.end, &$0, stream) }
     }
 
     /// A streamed body ended on the connection's lease.

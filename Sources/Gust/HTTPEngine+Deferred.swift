@@ -14,6 +14,22 @@ extension HTTPEngine {
         return c.pointee.phase == .awaiting && c.pointee.deferredSequence == sequence
     }
 
+    /// Answers a request whose head is gone (a deferred response, or the end of a streamed
+    /// body) from the facts its connection kept, runs `body` as a handler with that writer,
+    /// and settles the connection (open again, parked again, or closing).
+    func answerLater(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, canDefer: Bool, _ body: (inout ResponseWriter) -> Void) {
+        let isHead = c.pointee.deferredIsHead
+        let version = c.pointee.deferredVersion
+        var writer = ResponseWriter(
+            engine: self, connection: id, keepAlive: c.pointee.deferredKeepAlive, isHead: isHead, version: version,
+            canDefer: canDefer, canStream: false)
+        c.pointee.phase = .open
+        handlerDepth += 1
+        body(&writer)
+        handlerDepth -= 1
+        settle(id, c, &writer, isHead: isHead, version: version)
+    }
+
     /// Sends a deferred response and resumes its connection. Called from inside a handler, it
     /// waits until the reactor is between handlers (`runSoon`), so that no batch is interrupted
     /// half-written.
@@ -29,16 +45,7 @@ extension HTTPEngine {
         let c = connections.pointer(to: id)!
         dateCache.pointee.update(epochSeconds: clock.pointee.wallClockSeconds)
         let mark = output.pointee.writerIndex
-        let isHead = c.pointee.deferredIsHead
-        let version = c.pointee.deferredVersion
-        var writer = ResponseWriter(
-            engine: self, connection: id, keepAlive: c.pointee.deferredKeepAlive, isHead: isHead, version: version,
-            canDefer: false)
-        handlerDepth += 1
-        body(&writer)
-        handlerDepth -= 1
-        c.pointee.phase = .open
-        settle(id, c, &writer, isHead: isHead, version: version)
+        answerLater(id, c, canDefer: false, body)
         guard emit(id, c, from: mark) else { return true }
         if c.pointee.phase == .open && c.pointee.output == nil && c.pointee.file == nil && c.pointee.input != nil {
             serveLease(id, c)

@@ -125,36 +125,21 @@ enum BodyHarness {
         }
     }
 
-    static func splits(_ count: Int, seed: UInt64) -> [[Int]] {
-        var rng = SplitMix(state: seed)
-        var all: [[Int]] = [[count], Array(repeating: 1, count: count)]
-        for _ in 0..<20 {
-            var sizes: [Int] = []
-            var left = count
-            while left > 0 {
-                let n = Int.random(in: 1...max(1, min(left, 17)), using: &rng)
-                sizes.append(n)
-                left -= n
-            }
-            all.append(sizes)
-        }
-        return all
-    }
 }
 
 @Suite struct RequestBodyTests {
     @Test(arguments: bodyVectors)
     func bufferedInPlace(_ v: BodyVector) {
-        for (k, sizes) in BodyHarness.splits(v.bytes.count, seed: 7).enumerated() {
-            #expect(BodyHarness.buffered(v, chunks: sizes) == v.want, "split \(k): \(sizes)")
+        for (plan, sizes) in Harness.plans(for: v.bytes.count, seeds: 1...20) {
+            #expect(BodyHarness.buffered(v, chunks: sizes) == v.want, "\(plan): \(sizes)")
         }
     }
 
     @Test(arguments: bodyVectors)
     func streamed(_ v: BodyVector) {
-        for (k, sizes) in BodyHarness.splits(v.bytes.count, seed: 11).enumerated() {
+        for (plan, sizes) in Harness.plans(for: v.bytes.count, seeds: 21...40) {
             for pause in [false, true] {
-                #expect(BodyHarness.streamed(v, chunks: sizes, pauseEvery: pause) == v.want, "split \(k) pause \(pause): \(sizes)")
+                #expect(BodyHarness.streamed(v, chunks: sizes, pauseEvery: pause) == v.want, "\(plan), pause \(pause): \(sizes)")
             }
         }
     }
