@@ -1,7 +1,10 @@
 """`gust bench` against a real `gust serve`: counts, JSON, open loop and its correction, errors."""
 import json
+import signal
 import socket
 import subprocess
+import threading
+import time
 
 from conftest import GUST, GustServer
 
@@ -155,3 +158,41 @@ def test_plot_to_an_unwritable_path_fails_before_the_run(server):
     r = bench(f"{server.url}/plaintext", "-c", "1", "-d", "60s", "--quiet", "--plot", "/nonexistent-dir/x.svg", timeout=10)
     assert r.returncode == 1
     assert r.stderr.strip().startswith("gust bench: cannot write the plot to /nonexistent-dir/x.svg: open:")
+
+
+def test_an_interrupted_run_reports_and_exits_130(server):
+    # Cut short by SIGINT: the report covers what was measured, and the exit status says the
+    # run did not complete (128 + the signal), so a script cannot mistake it for a full run.
+    p = subprocess.Popen([GUST, "bench", f"{server.url}/plaintext", "-c", "2", "-d", "60s", "--json", "--quiet"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 130, (p.returncode, err)
+    report = json.loads(out)
+    assert report["interrupted"] is True and report["requests"] > 0
+
+
+def test_more_connections_than_descriptors_is_one_clear_error():
+    r = bench("http://127.0.0.1:1/", "-c", "100000", "-d", "1s", timeout=20)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert r.stderr.count("\n") == 1, r.stderr  # one line, not thousands of connect errors
+    assert "file descriptors" in r.stderr and "ulimit -n" in r.stderr and "--source" in r.stderr
+
+
+def test_connections_opened_counts_only_connections_that_opened():
+    # The listener takes the probe, then goes away: every later attempt is refused. None of them
+    # opened a connection, so none is counted as one (they are connect errors).
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+
+    def take_probe_then_close():
+        conn, _ = listener.accept()
+        conn.close()
+        listener.close()
+    threading.Thread(target=take_probe_then_close, daemon=True).start()
+    report = bench_json(f"http://127.0.0.1:{port}/", "-c", "4", "-d", "1s")
+    assert report["errors"]["connect"] > 0
+    assert report["connections_opened"] == 0, report

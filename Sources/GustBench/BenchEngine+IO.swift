@@ -71,7 +71,7 @@ extension BenchEngine {
         guard wantWritable != connections[index].watchingWritable else { return }
         do {
             let interest: Events = wantWritable ? [.readable, .writable, .readHangup] : [.readable, .readHangup]
-            try reactor.modify(fd, interest: interest, token: UInt64(index))
+            try reactor.modify(fd, interest: interest, token: token(index))
             connections[index].watchingWritable = wantWritable
         } catch {
             countInFlightAs(.write, index)

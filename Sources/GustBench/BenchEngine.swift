@@ -113,8 +113,7 @@ final class BenchEngine: ReactorDelegate {
             dispatchDue(now: System.monotonicNow().nanoseconds)
             return
         }
-        let index = Int(token)
-        guard index < connections.count else { return }
+        guard let index = connection(for: token) else { return }  // a socket closed since
         switch connections[index].phase {
         case .idle:
             return
@@ -159,6 +158,23 @@ final class BenchEngine: ReactorDelegate {
         }
     }
 
+    // MARK: Tokens
+
+    /// The epoll token of connection `index`'s current socket: its generation and its index.
+    @inline(__always) func token(_ index: Int) -> UInt64 {
+        UInt64(connections[index].generation) << 32 | UInt64(index)
+    }
+
+    /// The connection an event's token names, or nil when the token is stale (the socket it was
+    /// registered for has been closed and replaced: the event was read in the same batch).
+    @inline(__always) func connection(for token: UInt64) -> Int? {
+        let index = Int(token & 0xffff_ffff)
+        guard index < connections.count, connections[index].generation == UInt32(truncatingIfNeeded: token >> 32) else {
+            return nil
+        }
+        return index
+    }
+
     // MARK: Connecting
 
     /// Starts the pending connections the pacing allows now; arms a timer for the rest.
@@ -197,7 +213,8 @@ final class BenchEngine: ReactorDelegate {
         }
         connections[index].fd = fd
         connections[index].phase = .connecting
-        stats.connectionsOpened += 1
+        connections[index].generation &+= 1
+        if connections[index].generation == 0 { connections[index].generation = 1 }
         do {
             System.setNoDelay(fd)
             if !configuration.sources.isEmpty {
@@ -205,7 +222,7 @@ final class BenchEngine: ReactorDelegate {
                 try System.bindSource(fd, address: source)
             }
             let connected = try address.withSockAddr { (p, n) throws(SystemError) in try System.connect(fd, address: p, length: n) }
-            try reactor.register(fd, interest: [.readable, .writable, .readHangup], token: UInt64(index))
+            try reactor.register(fd, interest: [.readable, .writable, .readHangup], token: token(index))
             if connected { finishConnect(index) }
         } catch {
             connectFailed(index, fd: fd)
@@ -218,10 +235,11 @@ final class BenchEngine: ReactorDelegate {
         connections[index].phase = .open
         connections[index].reading = .head
         do {
-            try reactor.modify(fd, interest: [.readable, .readHangup], token: UInt64(index))
+            try reactor.modify(fd, interest: [.readable, .readHangup], token: token(index))
         } catch {
             return connectFailed(index, fd: fd)
         }
+        stats.connectionsOpened += 1
         pump(index, now: System.monotonicNow().nanoseconds)
     }
 
@@ -250,6 +268,7 @@ final class BenchEngine: ReactorDelegate {
         // A fresh state that keeps its place in the schedule and its head buffer's capacity.
         var old = connections[index]
         connections[index] = ClientConnection(globalIndex: old.globalIndex)
+        connections[index].generation = old.generation
         connections[index].nextToSend = old.nextToSend
         connections[index].dueUpTo = old.dueUpTo
         old.partial.removeAll(keepingCapacity: true)

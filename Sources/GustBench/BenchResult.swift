@@ -12,8 +12,25 @@ public struct BenchResult: Sendable {
     public let reactors: Int
     public let pipeline: Int
     public let url: String
-    /// The run was cut short (SIGINT/SIGTERM).
+    /// The run was cut short (SIGINT/SIGTERM, or `BenchSession.interrupt()`).
     public let interrupted: Bool
+    /// The signal that cut it short; 0 when none did.
+    public let interruptSignal: Int32
+
+    public init(
+        stats: BenchStats, durationSeconds: Double, requestedRate: Int?, connections: Int, reactors: Int, pipeline: Int,
+        url: String, interrupted: Bool, interruptSignal: Int32 = 0
+    ) {
+        self.stats = stats
+        self.durationSeconds = durationSeconds
+        self.requestedRate = requestedRate
+        self.connections = connections
+        self.reactors = reactors
+        self.pipeline = pipeline
+        self.url = url
+        self.interrupted = interrupted
+        self.interruptSignal = interruptSignal
+    }
 
     public var requests: Int { stats.requests }
     public var rps: Double { durationSeconds > 0 ? Double(stats.requests) / durationSeconds : 0 }

@@ -28,8 +28,8 @@ public enum BenchRun {
         var lastTime = System.monotonicNow().nanoseconds
         while !session.isFinished {
             // Short waits, so the end of the run is noticed within 10 ms.
-            if Signals.waitForTermination(timeout: .milliseconds(10)) != nil {
-                session.interrupt()
+            if let signal = Signals.waitForTermination(timeout: .milliseconds(10)) {
+                session.interrupt(signal: signal)
                 break
             }
             let t = System.monotonicNow().nanoseconds

@@ -15,6 +15,8 @@ public final class BenchSession: Sendable {
     public let startTime: Int64
     let measureStart: Int64
     let wasInterrupted = Atomic<Bool>(false)
+    /// The signal that cut the run short (0: none, or `interrupt()` called without one).
+    let interruptSignal = Atomic<Int32>(0)
 
     /// Validates the configuration, checks the target answers (one blocking connect, at most
     /// 3 s), and starts one reactor thread per `configuration.reactors`. Throws
@@ -25,6 +27,7 @@ public final class BenchSession: Sendable {
         } catch {
             throw BenchRun.Failure(description: error.description)
         }
+        try checkDescriptorLimit(configuration)
         let address: SocketAddress
         do {
             address = try SocketAddress(host: configuration.url.host, port: configuration.url.port)
@@ -86,8 +89,10 @@ public final class BenchSession: Sendable {
         return box.wait()
     }
 
-    /// Cuts the run short: every reactor stops sending and hands in what it measured.
-    public func interrupt() {
+    /// Cuts the run short: every reactor stops sending and hands in what it measured. `signal`
+    /// names the signal that asked for it, if one did (it ends up in `BenchResult`).
+    public func interrupt(signal: Int32? = nil) {
+        if let signal { interruptSignal.store(signal, ordering: .relaxed) }
         wasInterrupted.store(true, ordering: .relaxed)
         for handle in group.handles {
             _ = handle.execute { reactor in
@@ -118,7 +123,24 @@ public final class BenchSession: Sendable {
         return BenchResult(
             stats: merged, durationSeconds: duration, requestedRate: configuration.rate,
             connections: configuration.connections, reactors: configuration.reactors, pipeline: configuration.pipeline,
-            url: configuration.url.description, interrupted: interrupted)
+            url: configuration.url.description, interrupted: interrupted,
+            interruptSignal: interrupted ? interruptSignal.load(ordering: .relaxed) : 0)
+    }
+
+    /// Descriptors a run needs beside its connections: standard streams, the probe, and per
+    /// reactor an epoll set, an eventfd and a timerfd.
+    static func descriptorsBesideConnections(reactors: Int) -> Int { 16 + 3 * reactors }
+
+    /// Fails before anything starts when the process may not open a descriptor per connection:
+    /// otherwise every connection past the limit fails to open, over and over, as a connect error.
+    static func checkDescriptorLimit(_ configuration: BenchConfiguration, limit: Int = System.fileDescriptorLimit()) throws(BenchRun.Failure) {
+        let needed = configuration.connections + descriptorsBesideConnections(reactors: configuration.reactors)
+        guard needed > limit else { return }
+        throw BenchRun.Failure(description: """
+            -c \(configuration.connections) needs about \(needed) file descriptors, but this process may open \(limit) \
+            (ulimit -n): raise the limit, or split the connections over several gust bench processes \
+            (each with its own --source range of addresses, e.g. 127.0.0.2-127.0.0.40)
+            """)
     }
 
     /// One blocking connection attempt (3 s at most), so that a refusing or unreachable target

@@ -1,7 +1,9 @@
 import GustHTTP1
 
-/// One load-generating connection's state, kept in its reactor's array (token = array index).
-/// The requests it has in flight live in the engine's flat ring storage.
+/// One load-generating connection's state, kept in its reactor's array. Its epoll token is its
+/// array index with the generation of its current socket (`BenchEngine.token(_:)`), so an event
+/// left over from a socket it has since replaced is recognised and dropped. The requests it has
+/// in flight live in the engine's flat ring storage.
 ///
 /// Threading: its reactor's thread only.
 struct ClientConnection {
@@ -18,6 +20,8 @@ struct ClientConnection {
 
     /// This connection's place among all the run's connections (for the open-loop schedule).
     let globalIndex: Int
+    /// Bumped for every socket this connection opens (never 0 once one was opened).
+    var generation: UInt32 = 0
     var fd: Int32 = -1
     var phase = Phase.idle
     var reading = Reading.head
