@@ -38,6 +38,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "GustCoreTests", dependencies: ["GustCore"], swiftSettings: strict),
         .testTarget(name: "GustHTTP1Tests", dependencies: ["GustHTTP1", "GustCore"], swiftSettings: strict),
+        .testTarget(name: "GustIOTests", dependencies: ["GustIO", "GustCore"], swiftSettings: strict),
         .testTarget(name: "GustBenchTests", dependencies: ["GustBench", "GustCore", "GustHTTP1"], swiftSettings: strict),
         .testTarget(name: "GustTests", dependencies: ["Gust", "GustDemo", "GustIO", "GustHTTP1"], swiftSettings: strict),
     ]

@@ -179,6 +179,11 @@ def test_conditional_requests_with_curl_and_requests(files_server, tree):
 
 def test_index_and_directory_redirect(files_server):
     assert requests.get(f"{files_server.url}/static/", timeout=10).text == "<h1>home</h1>\n"
+    # The mount point itself without its slash redirects too, as any directory does.
+    r = requests.get(f"{files_server.url}/static", timeout=10, allow_redirects=False)
+    assert r.status_code == 301 and r.headers["Location"] == "/static/"
+    r = requests.get(f"{files_server.url}/static?x=1", timeout=10, allow_redirects=False)
+    assert r.status_code == 301 and r.headers["Location"] == "/static/?x=1"
     r = requests.get(f"{files_server.url}/static/sub", timeout=10)  # follows the 301
     assert r.text == "<p>sub</p>\n" and r.history[0].status_code == 301
 

@@ -48,3 +48,39 @@ def test_help_lists_serve():
 def test_unresolvable_host():
     r = subprocess.run([GUST, "serve", "--host", "no-such-host.invalid", "--port", "0"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and "cannot serve" in r.stderr
+
+
+def test_unresolvable_host_reports_the_resolver_error():
+    # The resolver's own words (gai_strerror), not an errno it never set ("No route to host").
+    r = subprocess.run([GUST, "serve", "--host", "example.invalid", "--port", "0"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "No route to host" not in r.stderr
+    assert "example.invalid" in r.stderr and "getaddrinfo" in r.stderr
+    assert any(words in r.stderr for words in (
+        "Name or service not known", "Temporary failure in name resolution", "No address associated", "not known")), r.stderr
+
+
+def test_absurd_durations_are_usage_errors():
+    for args in (["serve", "--idle-timeout", "1e10h"], ["serve", "--header-timeout", "1e300s"],
+                 ["serve", "--write-timeout", "inf"], ["bench", "http://127.0.0.1:1/", "-d", "1e300s"],
+                 ["bench", "http://127.0.0.1:1/", "--timeout", "99999999999h"], ["bench", "http://127.0.0.1:1/", "--warmup", "1e20s"]):
+        r = subprocess.run([GUST, *args], capture_output=True, text=True, timeout=20)
+        assert r.returncode == 64, (args, r.returncode, r.stderr)
+        assert "Error:" in r.stderr, (args, r.stderr)
+
+
+def test_help_and_index_page_list_every_demo_route():
+    routes = ["/plaintext", "/json", "/echo", "/upload", "/stream", "/delay", "/static/"]
+    r = subprocess.run([GUST, "serve", "--help"], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0
+    for route in routes:
+        assert route in r.stdout, (route, r.stdout)
+    s = GustServer("--reactors", "1").start()
+    try:
+        sock = connect(s.port)
+        sock.sendall(get("/"))
+        page = RawReader(sock).response().body.decode()
+    finally:
+        s.stop()
+    for route in routes:
+        assert route in page, (route, page)

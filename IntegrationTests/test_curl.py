@@ -70,3 +70,10 @@ def test_parallel_transfers(server):
     r = curl("--parallel", "--parallel-max", "50", *urls, timeout=60)
     assert r.returncode == 0
     assert r.stdout.count("Hello, World!") == 40 and r.stdout.count("waited 100 ms") == 10
+
+
+def test_stream_rejects_non_numbers_like_delay(server):
+    for query in ("n=abc", "ms=abc", "n=5&ms=1x", "n=-1"):
+        bad = curl("-o", "/dev/null", "-w", "%{http_code}", f"{server.url}/stream?{query}")
+        assert bad.stdout == "400", query
+    assert curl(f"{server.url}/stream?n=2&ms=0").stdout == "tick 1 of 2\ntick 2 of 2\n"

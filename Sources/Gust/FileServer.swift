@@ -33,8 +33,16 @@ extension Router {
     /// `fstat` run on the reactor thread: fine for files in the page cache, as in nginx.
     public func files(_ prefix: String, directory: String, options: FileServerOptions = FileServerOptions()) throws {
         let root = try FileRoot(directory: directory, options: options)
-        let pattern = prefix.hasSuffix("/") ? prefix + "*" : prefix + "/*"
-        get(pattern) { req, res in root.serve(req, &res) }
+        let mount = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
+        get(mount + "/*") { req, res in root.serve(req, &res) }
+        // The mount point named without its slash is a directory URL like any other: redirect it
+        // to the slash form (keeping the query), so that its index's relative links resolve.
+        if !mount.isEmpty && options.index != nil {
+            get(mount) { req, res in
+                res.header("Location", mount + "/" + (req.queryString.map { "?" + $0 } ?? ""))
+                res.send(.movedPermanently, "Moved Permanently\n")
+            }
+        }
     }
 }
 
@@ -124,7 +132,7 @@ final class FileRoot: Sendable {
             // A directory named without its slash: send the client to the slash form, so that
             // relative links in its index resolve inside it.
             guard !isDirectoryURL, options.index != nil else { return res.send(.notFound, "Not Found\n") }
-            res.header("Location", req.path + "/")
+            res.header("Location", req.path + "/" + (req.queryString.map { "?" + $0 } ?? ""))
             return res.send(.movedPermanently, "Moved Permanently\n")
         }
         guard status.isRegularFile else {

@@ -6,16 +6,19 @@ public enum DemoApp {
     /// The longest `/delay` allowed, in milliseconds.
     public static let maximumDelayMilliseconds = 60_000
 
-    static let index: StaticString = """
-        Gust demo
+    /// Every demo route, one line each: the `/` page and `gust serve --help` print this list.
+    public static let routeList = """
+        GET  /                   this list
         GET  /plaintext          Hello, World! as text/plain
         GET  /json               {"message":"Hello, World!"} as application/json
-        POST /echo               the request body back
+        POST /echo               the request body back (Content-Length or chunked, up to --max-body)
         GET  /delay?ms=N         answers after N milliseconds (0...60000), without blocking its reactor
-        GET  /stream?n=N&ms=M    a chunked response: N lines, one every M milliseconds
+        GET  /stream?n=N&ms=M    a chunked response: N lines (0...10000, default 5), one every M ms (default 100)
         POST /upload             streams the body (up to 1 GiB, any framing) and answers its size and FNV-1a hash
-
+        GET  /static/...         with --static-dir DIR: the files under DIR (sendfile, ETag, ranges)
         """
+
+    static let index = "Gust demo\n" + routeList + "\n"
 
     public static func makeRouter() -> Router {
         let router = Router()
@@ -43,9 +46,12 @@ public enum DemoApp {
             }
         }
         router.get("/stream") { req, res in
-            let n = req.queryInt("n") ?? 5
-            let ms = req.queryInt("ms") ?? 100
-            guard (0...10_000).contains(n), (0...10_000).contains(ms) else { return res.send(.badRequest, "n must be 0...10000 and ms 0...10000\n") }
+            // Absent parameters take their defaults; present ones must be numbers in range.
+            let n = req.query("n") == nil ? 5 : req.queryInt("n") ?? -1
+            let ms = req.query("ms") == nil ? 100 : req.queryInt("ms") ?? -1
+            guard (0...10_000).contains(n), (0...10_000).contains(ms) else {
+                return res.send(.badRequest, "n and ms must be integers from 0 to 10000\n")
+            }
             let stream = res.startStream(.ok, contentType: .plainTextUTF8)
             func tick(_ k: Int, _ stream: ResponseStream) {
                 guard k < n else { return stream.finish() }

@@ -35,6 +35,9 @@ public final class Reactor {
     var callbacks: [UInt64: () -> Void] = [:]
     var nextCallbackKey: UInt64 = 0
     var soon: [() -> Void] = []
+    /// Keys of closures scheduled with no delay: run at the end of this loop iteration, not at
+    /// the wheel's next tick.
+    var immediate: [UInt64] = []
     var running = false
 
     /// The delegate the loop is running with (nil before `run`).
@@ -55,6 +58,8 @@ public final class Reactor {
     static let wakeToken = UInt64.max
     /// Timer payloads with this bit set are the reactor's own closure timers.
     static let callbackBit: UInt64 = 1 << 63
+    /// `TimerID`s with this bit set name a closure scheduled with no delay (not on the wheel).
+    static let immediateBit: UInt64 = 1 << 63
 
     /// Makes the reactor for `handle`; call on the thread that will run it.
     public init(handle: ReactorHandle, maxEventsPerWait: Int = 512) {
@@ -108,6 +113,7 @@ public final class Reactor {
     /// cancelled.
     @discardableResult
     public func cancelTimer(_ id: TimerID) -> Bool {
+        if id.raw & Self.immediateBit != 0 { return callbacks.removeValue(forKey: id.raw & ~Self.immediateBit) != nil }
         guard let payload = timers.payload(of: id), timers.cancel(id) else { return false }
         if payload & Self.callbackBit != 0 { callbacks.removeValue(forKey: payload & ~Self.callbackBit) }
         return true
@@ -115,11 +121,18 @@ public final class Reactor {
 
     /// Runs `body` on this reactor after `delay`. Allocates the closure: for occasional work,
     /// not per-request timeouts (use `scheduleTimer` for those). Cancel with `cancelTimer`.
+    /// A zero (or negative) delay means the next turn of the loop: `body` runs at the end of the
+    /// current iteration, after the ready events and timers, without waiting for the timer
+    /// wheel's next tick (which is up to a millisecond away).
     @discardableResult
     public func schedule(after delay: Duration, _ body: @escaping () -> Void) -> TimerID {
         let key = nextCallbackKey
         nextCallbackKey &+= 1
         callbacks[key] = body
+        if delay <= .zero {
+            immediate.append(key)
+            return TimerID(raw: Self.immediateBit | key)
+        }
         return timers.schedule(at: now + delay, payload: Self.callbackBit | key)
     }
 
@@ -146,7 +159,7 @@ public final class Reactor {
         }
         while running {
             var timeout: Int32 = -1
-            if !soon.isEmpty {
+            if !soon.isEmpty || !immediate.isEmpty {
                 timeout = 0
             } else if let deadline = timers.nextDeadline() {
                 let ns = deadline.nanoseconds &- now.nanoseconds
@@ -178,7 +191,12 @@ public final class Reactor {
                     }
                 }
             }
-            while !soon.isEmpty {
+            while !soon.isEmpty || !immediate.isEmpty {
+                if !immediate.isEmpty {
+                    let keys = immediate
+                    immediate.removeAll(keepingCapacity: true)
+                    for key in keys { callbacks.removeValue(forKey: key)?() }
+                }
                 let batch = soon
                 soon.removeAll(keepingCapacity: true)
                 for body in batch { body() }
@@ -189,6 +207,7 @@ public final class Reactor {
         self.delegate = nil
         callbacks.removeAll()
         soon.removeAll()
+        immediate.removeAll()
         deregister(handle.wakeFD)
     }
 

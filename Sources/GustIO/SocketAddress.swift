@@ -64,7 +64,9 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         var result: UnsafeMutablePointer<addrinfo>?
         let rc = getaddrinfo(host, nil, &hints, &result)
         guard rc == 0, let first = result else {
-            throw SystemError(call: "getaddrinfo(\(host))", errno: rc == EAI_SYSTEM ? Glibc.errno : EHOSTUNREACH)
+            // The resolver's own words: its codes are not errno values (EAI_SYSTEM aside).
+            if rc == EAI_SYSTEM { throw SystemError(call: "getaddrinfo(\(host))", errno: Glibc.errno) }
+            throw SystemError(call: "getaddrinfo(\(host))", errno: 0, message: String(cString: gai_strerror(rc)))
         }
         defer { freeaddrinfo(result) }
         var info: UnsafeMutablePointer<addrinfo>? = first

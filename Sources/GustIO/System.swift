@@ -8,14 +8,19 @@ import GustCore
 public struct SystemError: Error, Sendable, CustomStringConvertible, Equatable {
     public let call: String
     public let errno: Int32
+    /// The failing library's own explanation when it is not an errno (the resolver's
+    /// `gai_strerror`, for instance); nil for plain system calls.
+    public let message: String?
 
-    public init(call: String, errno: Int32) {
+    public init(call: String, errno: Int32, message: String? = nil) {
         self.call = call
         self.errno = errno
+        self.message = message
     }
 
     public var description: String {
-        "\(call): \(String(cString: strerror(errno))) (errno \(errno))"
+        if let message { return "\(call): \(message)" }
+        return "\(call): \(String(cString: strerror(errno))) (errno \(errno))"
     }
 
     /// A blocking connect ran out of time (SO_SNDTIMEO), or a non-blocking one is under way.

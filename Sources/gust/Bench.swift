@@ -8,8 +8,10 @@ struct Bench: ParsableCommand {
         abstract: "Load-test an HTTP/1.1 server: closed or open loop, latencies corrected for coordinated omission.",
         discussion: """
             Exit status: 0 when the run completed and no --fail-if threshold was breached; 1 when \
-            it could not run (target refused or unreachable) or the plot could not be written; \
-            2 when a --fail-if threshold was breached; 64 for a usage error.
+            it could not run (target refused or unreachable, too few file descriptors) or the plot \
+            could not be written; 2 when a --fail-if threshold was breached; 130 (SIGINT) or 143 \
+            (SIGTERM) when a signal cut the run short (the report of what was measured is printed \
+            first); 64 for a usage error.
 
             --fail-if takes METRIC OP VALUE, OP one of > >= < <=: latencies p50 p75 p90 p99 \
             p99.9 p99.99 max mean stdev with a unit (ns us ms s); rps (k and M allowed); \
@@ -155,6 +157,11 @@ struct Bench: ParsableCommand {
         for threshold in breached {
             Console.error("gust bench: threshold breached: \(threshold) (measured \(threshold.formatMeasured(result)))")
         }
+        if result.interrupted {
+            // An incomplete run is not a pass, whatever its figures: 128 + the signal, as shells do.
+            Console.error("gust bench: interrupted before the end of the run")
+            throw ExitCode(128 + (result.interruptSignal > 0 ? result.interruptSignal : 2))
+        }
         if !breached.isEmpty { throw ExitCode(2) }
     }
 }
@@ -168,13 +175,21 @@ func writePlot(_ path: String, _ svg: String) throws {
     }
 }
 
-/// Durations as people write them: 10s, 500ms, 250us, 2m, 1.5s.
+/// Durations as people write them: 10s, 500ms, 250us, 2m, 1.5s; at most `maximumSeconds`.
 enum DurationText {
+    /// The longest duration any option takes (about three years): every deadline computed from
+    /// it stays far inside the 64-bit nanosecond clock.
+    static let maximumSeconds: Double = 100_000_000
+
     static func parse(_ text: String, option: String) throws -> Duration {
         let units: [(String, Double)] = [("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9), ("s", 1), ("m", 60), ("h", 3600)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             if let v = Double(text.dropLast(suffix.count)), v >= 0, v.isFinite {
-                return .nanoseconds(Int64(v * scale * 1e9))
+                let seconds = v * scale
+                guard seconds <= maximumSeconds else {
+                    throw ValidationError("\(option): '\(text)' is too long (at most \(Int(maximumSeconds))s)")
+                }
+                return .nanoseconds(Int64(seconds * 1e9))
             }
         }
         throw ValidationError("\(option): '\(text)' is not a duration (say 10s, 500ms, 2m)")

@@ -7,7 +7,8 @@ import GustIO
 /// `gust serve`: runs the demo app until SIGINT or SIGTERM.
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the demo app (/plaintext, /json, /echo, /delay) until interrupted.")
+        abstract: "Serve the demo app until interrupted (SIGINT, SIGTERM or SIGHUP).",
+        discussion: "Routes:\n" + DemoApp.routeList)
 
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
