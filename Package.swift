@@ -7,7 +7,6 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
     name: "gust",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "gust", targets: ["gust"]),
         .library(name: "Gust", targets: ["Gust"]),

@@ -10,7 +10,6 @@ import PackageDescription
 // See docs/benchmarks.md.
 let package = Package(
     name: "GustBenchmarks",
-    platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "gust", path: ".."),
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
