@@ -21,7 +21,7 @@ build() {  # the linker's notes about ASan's local symbols are noise; errors are
 build swiftc "${FLAGS[@]}" -module-name GustCore -emit-module -emit-module-path "$OUT/GustCore.swiftmodule" \
     -emit-library -static -o "$OUT/libGustCore.a" Sources/GustCore/*.swift
 build swiftc "${FLAGS[@]}" -module-name GustHTTP1 -emit-module -emit-module-path "$OUT/GustHTTP1.swiftmodule" \
-    -emit-library -static -o "$OUT/libGustHTTP1.a" Sources/GustHTTP1/*.swift
+    -emit-library -static -o "$OUT/libGustHTTP1.a" $(find Sources/GustHTTP1 -name "*.swift")
 for harness in RequestParser ChunkedDecoder; do
     build swiftc "${FLAGS[@]}" -module-name "Fuzz$harness" "Fuzz/${harness}Fuzzer.swift" "$OUT/libGustHTTP1.a" \
         "$OUT/libGustCore.a" -o "$OUT/fuzz-$harness"

@@ -85,6 +85,13 @@ int cgust_block_termination_signals(void) {
     return pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
+int cgust_block_sigpipe(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    return pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 int cgust_wait_for_signal(void) {
     sigset_t set;
     int sig = 0;

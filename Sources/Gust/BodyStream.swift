@@ -2,14 +2,40 @@ import GustCore
 
 /// What a streaming-body handler is given, piece by piece.
 public enum BodyPart {
-    /// Body bytes, valid only during the call (they point into the connection's input).
-    case data(UnsafeRawBufferPointer)
+    /// Body bytes, readable during the call only (they lie in the connection's input).
+    case data(BodyChunk)
     /// The body is complete: send the response now (or defer it).
     case end
     /// The body will not complete: the client left, the body was malformed or too large (the
     /// server answers those itself), or it timed out. Release what the upload held; the writer
     /// can no longer send.
     case aborted(BodyAbort)
+}
+
+/// One piece of a request body, handed to a body handler. Its bytes lie in the connection's
+/// input and are valid only during the call that received the piece: read them there, with
+/// `withUnsafeBytes`, or copy them out (`bytes`, `forEach`). No copy is made to hand it over.
+public struct BodyChunk {
+    let storage: UnsafeRawBufferPointer
+
+    init(_ storage: UnsafeRawBufferPointer) { self.storage = storage }
+
+    /// Bytes in this piece.
+    public var count: Int { storage.count }
+    public var isEmpty: Bool { storage.isEmpty }
+
+    /// The bytes in place, valid inside `body` only, and only during the body handler's call.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(storage)
+    }
+
+    /// A copy of the bytes.
+    public var bytes: [UInt8] { Array(storage) }
+
+    /// Calls `body` with each byte, in order (no copy).
+    @inlinable public func forEach(_ body: (UInt8) throws -> Void) rethrows {
+        try withUnsafeBytes { for byte in $0 { try body(byte) } }
+    }
 }
 
 /// Why a streamed body was abandoned.
@@ -43,7 +69,8 @@ public typealias BodyHandler = (BodyPart, inout ResponseWriter, BodyStream) -> V
 /// (and reading from the socket, so the client is slowed by TCP flow control) until `resume()`.
 ///
 /// Threading: the reactor thread that serves the connection (from the body handler, a timer,
-/// a `DeferredResponse`, or a job sent to that reactor).
+/// a deferred answer, or a job sent to that reactor). `resume()` takes effect once the calling
+/// code has returned.
 public final class BodyStream {
     unowned let engine: HTTPEngine
     let connection: SlotID
@@ -52,8 +79,10 @@ public final class BodyStream {
     public private(set) var isPaused = false
     /// Body bytes handed over so far.
     public internal(set) var bytesReceived: Int64 = 0
-    /// `.end` or `.aborted` was delivered.
+    /// `.end` or `.aborted` was delivered (or the handler answered before the end).
     public internal(set) var isFinished = false
+    /// A piece is being handed to the handler right now.
+    var delivering = false
 
     init(engine: HTTPEngine, connection: SlotID, handler: @escaping BodyHandler) {
         self.engine = engine
@@ -63,15 +92,17 @@ public final class BodyStream {
 
     /// Stops delivery after the current piece; the connection stops reading.
     public func pause() {
-        guard !isFinished else { return }
+        guard !isFinished, !isPaused else { return }
         isPaused = true
+        if !delivering { engine.enqueue(.pauseBody(connection, self)) }
     }
 
-    /// Goes on delivering (what is already buffered first, then what the socket brings).
+    /// Goes on delivering (what is already buffered first, then what the socket brings), once
+    /// the calling code has returned.
     public func resume() {
         guard isPaused, !isFinished else { return }
         isPaused = false
-        engine.resumeBody(self)
+        engine.enqueue(.resumeBody(connection, self))
     }
 
     /// Resumes after `delay` (a reactor timer; allocates it): pacing an upload, for instance.

@@ -1,4 +1,4 @@
-import GustHTTP1
+@_spi(Engine) import GustHTTP1
 import GustIO
 
 /// Everything a `Server` needs to know before it starts. Defaults suit a production server on

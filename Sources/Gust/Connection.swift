@@ -1,61 +1,33 @@
 import GustCore
-import GustHTTP1
+@_spi(Engine) import GustHTTP1
 import GustIO
 
-/// One client connection: a small record in the reactor's slab (80 bytes), found from
-/// epoll's user data by slot and generation. Bytes in flight live in leases it points to; an
-/// idle connection owns none.
+/// One client connection: a small record in the reactor's slab (72 bytes), found from epoll's
+/// user data by slot and generation. Its protocol state is `machine` (pure, in GustHTTP1); the
+/// rest is what the driver holds for it: the descriptor, what epoll watches, its timer, and the
+/// bytes in flight, in leases it points to (an idle connection owns none).
 ///
 /// Threading: owned by one reactor.
 struct Connection {
-    enum Phase: UInt8 {
-        /// Reading and serving requests.
-        case open
-        /// A handler deferred its response; nothing more is read until it is sent.
-        case awaiting
-        /// A handler takes the request body piece by piece (`ResponseWriter.streamBody`).
-        case streamingBody
-        /// The last response is queued; close once it is written.
-        case closing
-        /// The last response is written and our side shut down; reading and discarding until
-        /// the client closes or the linger timer fires.
-        case lingering
-    }
-
     var fd: Int32
-    var phase: Phase = .open
-    /// Close by lingering (shut down, drain) rather than at once: after an error response, or
-    /// when unread requests were dropped.
-    var lingerOnClose = false
     /// What epoll currently watches for this descriptor.
-    var interest: Events = .readable
-    /// A partial request (or requests queued behind a deferred response), and the state of a
-    /// body being streamed.
+    var interest: Interest = .read
+    /// Work already queued for this connection (see `HTTPEngine+Work.swift`).
+    var flushQueued = false
+    var machine: ConnectionMachine
+    /// A partial request (or requests queued behind an answer), and the state of a body being
+    /// streamed to a handler.
     var input: UnsafeMutablePointer<InputLease>?
-    /// Output the socket would not take yet.
+    /// Output the socket would not take yet (and pieces of a streamed response to write).
     var output: UnsafeMutablePointer<ByteBuffer>?
     /// A file being sent after `output` (sendfile).
     var file: UnsafeMutablePointer<FileTransfer>?
-    /// The connection's one timer (see HTTPEngine+Timeouts.swift), and when it fires.
+    /// The connection's one timer on the reactor's wheel (see `ConnectionMachine.timerChange`).
     var timer: TimerID = .none
-    var timerAt: Int64 = 0
-    /// The start of what the connection is waiting for now (monotonic ns): the accept, the first
-    /// byte of a request head, the last body bytes, the last write progress, the linger.
-    var since: Int64
-    /// Identifies the current deferred response.
-    var deferredSequence: UInt32 = 0
-    /// Facts about the request being answered later (deferred, or after a streamed body)
-    /// needed to encode its response.
-    var deferredKeepAlive = false
-    var deferredIsHead = false
-    var deferredVersion: HTTPVersion = .http1_1
-    var requests: UInt32 = 0
-    /// Bytes read and thrown away while lingering.
-    var discarded: UInt32 = 0
 
     init(fd: Int32, now: Int64) {
         self.fd = fd
-        since = now
+        machine = ConnectionMachine(acceptedAt: now)
     }
 }
 
@@ -70,8 +42,6 @@ struct InputLease: ~Copyable {
     let parser: UnsafeMutablePointer<RequestParser>
     let headers: UnsafeMutablePointer<HeaderSlot>
     let headerCapacity: Int
-    /// `100 Continue` was already sent for the current request.
-    var sentContinue = false
     /// The handler taking the body being streamed, and the body limit it was given.
     var stream: BodyStream?
     var streamLimit = 0
@@ -87,5 +57,47 @@ struct InputLease: ~Copyable {
     deinit {
         parser.deallocate()
         headers.deallocate()
+    }
+
+    /// Whether the parser is part-way through a request (a head, or a body).
+    var holdsRequestState: Bool { parser.pointee.hasProgress }
+}
+
+extension Interest {
+    /// The epoll events that stand for this interest.
+    var events: Events {
+        switch self {
+        case .read: .readable
+        case .write: .writable
+        case .hangup: .readHangup
+        case .none: []
+        }
+    }
+}
+
+// Questions the driver asks of a machine's state, answered by a switch compiled into this
+// module (comparing with `==` would call the enum's conformance in GustHTTP1, per request).
+extension ConnectionMachine.State {
+    /// The parser holds part of a request: a head, or a body (read whole, or streamed).
+    @inline(__always) var isInRequest: Bool {
+        switch self {
+        case .readingHead, .readingBody, .streamingBody, .bodyPaused: true
+        default: false
+        }
+    }
+
+    @inline(__always) var isClosing: Bool {
+        if case .closing = self { return true }
+        return false
+    }
+
+    @inline(__always) var isIdle: Bool {
+        if case .idle = self { return true }
+        return false
+    }
+
+    @inline(__always) var isStreamingBody: Bool {
+        if case .streamingBody = self { return true }
+        return false
     }
 }

@@ -1,26 +1,48 @@
 import GustCore
+import GustIO
 
-/// A response a handler put off (`ResponseWriter.deferResponse()`), to be sent later from the
-/// same reactor's thread: from a timer, a job, or another connection's handler.
+/// A response a handler put off (`ResponseWriter.deferResponse()`), to be sent later: from a
+/// timer or another handler on the same reactor, or from any other thread (a database driver's,
+/// a `Task`'s). The answer always runs on the connection's own reactor: from another thread it
+/// travels there through the reactor's job queue.
 ///
-/// If the client went away meanwhile, `respond` does nothing and returns false. Responding twice
-/// is the same: only the first one counts.
+/// Harmless when stale: if the client went away meanwhile, or the response was already sent,
+/// `respond` does nothing. Only the first answer counts.
 ///
-/// Threading: reactor thread only (the one that ran the handler). Not `Sendable` on purpose: to
-/// answer from elsewhere, send a job to that reactor.
-public struct DeferredResponse {
-    unowned let engine: HTTPEngine
+/// Threading: `Sendable`; `respond` may be called from any thread. `isPending` reads the
+/// connection's state and is for the reactor's own thread.
+public struct DeferredResponse: @unchecked Sendable {
+    // The engine is touched only on its reactor's thread (checked, or reached through a job).
+    unowned(unsafe) let engine: HTTPEngine
+    let handle: ReactorHandle
     let connection: SlotID
     let sequence: UInt32
 
-    /// Whether the connection is still there and waiting for this response.
-    public var isPending: Bool { engine.isAwaiting(connection, sequence) }
+    init(engine: HTTPEngine, connection: SlotID, sequence: UInt32) {
+        self.engine = engine
+        handle = engine.reactor.handle
+        self.connection = connection
+        self.sequence = sequence
+    }
 
-    /// Writes the response with `body` and resumes the connection (pipelined requests that
-    /// arrived behind this one are served next). Returns false if nobody is waiting any more.
-    /// Called from inside a handler, the response is written right after that handler's batch.
+    /// Whether the connection is still there and waiting for this response. Reactor thread only.
+    public var isPending: Bool {
+        precondition(handle.isCurrentThread, "DeferredResponse.isPending is for the reactor's own thread")
+        return engine.isAwaiting(connection, sequence)
+    }
+
+    /// Answers with `body`, which runs on the connection's reactor with a writer for this
+    /// response; then the connection resumes (requests pipelined behind this one are served
+    /// next). From the reactor's own thread, returns false if nobody waits any more (the
+    /// answer is dropped); from another thread, returns whether the answer was handed to a
+    /// running reactor (it is dropped there if nobody waits any more). Either way the answer is
+    /// written after the calling code returns, never inside it.
     @discardableResult
-    public func respond(_ body: @escaping (inout ResponseWriter) -> Void) -> Bool {
-        engine.completeDeferred(connection, sequence, body)
+    public func respond(_ body: @escaping @Sendable (inout ResponseWriter) -> Void) -> Bool {
+        if handle.isCurrentThread { return engine.queueAnswer(connection, sequence, body) }
+        let connection = self.connection, sequence = self.sequence
+        return handle.execute { reactor in
+            _ = (reactor.delegate as? HTTPEngine)?.queueAnswer(connection, sequence, body)
+        }
     }
 }

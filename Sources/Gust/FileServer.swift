@@ -1,5 +1,5 @@
 import GustCore
-import GustHTTP1
+@_spi(Engine) import GustHTTP1
 import GustIO
 
 /// How a file route serves its directory.
@@ -143,12 +143,11 @@ final class FileRoot: Sendable {
     }
 
     func respondToOpenFailure(_ error: SystemError, _ res: inout ResponseWriter) {
-        switch error.errno {
-        case 13, 1:  // EACCES, EPERM
+        if error.isPermissionDenied {
             res.send(.forbidden, "Forbidden\n")
-        case 2, 20, 18, 40, 36:  // ENOENT, ENOTDIR, EXDEV (escape), ELOOP, ENAMETOOLONG
-            res.send(.notFound, "Not Found\n")
-        default:
+        } else if error.isNotFound || error.isEscapeAttempt {
+            res.send(.notFound, "Not Found\n")  // an escape looks like any missing file
+        } else {
             res.send(.internalServerError, "Internal Server Error\n")
         }
     }
@@ -162,8 +161,8 @@ final class FileRoot: Sendable {
                 let tag = Self.entityTag(modified: status.modified, size: status.size, into: etag)
                 HTTPDate.format(epochSeconds: status.modified, into: lastModified.baseAddress!)
                 let date = UnsafeBufferPointer(lastModified)
-                res.header("ETag", bytes: tag)
-                res.header("Last-Modified", bytes: date)
+                res.header("ETag", unsafeBytes: tag)
+                res.header("Last-Modified", unsafeBytes: date)
                 respond(req, &res, file, status, type, tag, date)
             }
         }

@@ -1,7 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import GustCore
+@_spi(Engine) import GustHTTP1
 import GustIO
 
 extension HTTPEngine {
@@ -12,6 +10,7 @@ extension HTTPEngine {
     /// 100 ms instead of spinning on a listener that stays readable; waiting clients stay in
     /// the kernel's backlog meanwhile.
     func acceptConnections() {
+        guard !draining else { return }
         for _ in 0..<64 {
             let fd: Int32
             do {
@@ -20,13 +19,11 @@ extension HTTPEngine {
                 case .wouldBlock: return
                 }
             } catch {
-                switch error.errno {
-                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                if error.isResourceExhaustion {
                     pauseAccepting()
                     return
-                default:
-                    continue  // ECONNABORTED and the like: that client is gone, try the next
                 }
+                continue  // ECONNABORTED and the like: that client is gone, try the next
             }
             System.setNoDelay(fd)
             guard let (id, c) = connections.insert(Connection(fd: fd, now: nowNanoseconds)) else {
@@ -43,7 +40,8 @@ extension HTTPEngine {
                 continue
             }
             counters.accepted += 1
-            armTimeout(id, c)  // the first request's head is due within the header timeout
+            // The first request's head is due within the header timeout.
+            apply(c.pointee.machine.timerChange(rules), id, c)
         }
     }
 
@@ -53,6 +51,7 @@ extension HTTPEngine {
         try? reactor.modify(listener.fd, interest: [], token: Self.listenerToken)
         reactor.schedule(after: .milliseconds(100)) { [unowned self] in
             acceptPaused = false
+            guard !draining else { return }
             try? reactor.modify(listener.fd, interest: .readable, token: Self.listenerToken)
         }
     }

@@ -1,4 +1,5 @@
 import GustCore
+@_spi(Engine) import GustHTTP1
 import GustIO
 
 /// How a `sendfile` attempt went.
@@ -12,25 +13,13 @@ enum FileSendResult {
 }
 
 extension HTTPEngine {
-    /// A handler's response ends with a file: the connection takes the transfer (and its
-    /// descriptor); its head is written first, then the file with `sendfile`.
+    /// A response ends with a file: the connection takes the transfer (and its descriptor); its
+    /// head is written first, then the file with `sendfile`.
     func startFile(_ c: UnsafeMutablePointer<Connection>, _ transfer: FileTransfer) {
         precondition(c.pointee.file == nil, "one file at a time per connection")
-        let lease: UnsafeMutablePointer<FileTransfer>
-        if let cached = freeFileLeases.popLast() {
-            lease = cached
-        } else {
-            lease = .allocate(capacity: 1)
-        }
-        lease.initialize(to: transfer)
+        let lease = fileLeases.take { FileTransfer() }
+        lease.pointee = transfer
         c.pointee.file = lease
-    }
-
-    /// Moves the file a response ends with (if any) from the writer to the connection.
-    func takeFile(_ c: UnsafeMutablePointer<Connection>, _ writer: inout ResponseWriter) {
-        guard let file = writer.file else { return }
-        writer.file = nil
-        startFile(c, file)
     }
 
     /// Sends what the socket takes of the connection's file. Cost: one `sendfile` per call
@@ -44,16 +33,17 @@ extension HTTPEngine {
                 case .processed(let n):
                     guard n > 0 else {
                         // The file shrank under us: the promised length cannot be kept.
-                        close(id, c)
+                        close(id)
                         return .closed
                     }
                     file.pointee.remaining -= Int64(n)
-                    c.pointee.since = nowNanoseconds
+                    c.pointee.machine.writeProgressed(now: nowNanoseconds)
                 case .wouldBlock:
+                    c.pointee.machine.writeBlocked(now: nowNanoseconds)
                     return .blocked
                 }
             } catch {
-                close(id, c)
+                close(id)
                 return .closed
             }
         }
@@ -65,11 +55,6 @@ extension HTTPEngine {
     /// Closes the transfer's file and keeps its record for the next one.
     func releaseFile(_ file: UnsafeMutablePointer<FileTransfer>) {
         if file.pointee.fd >= 0 { System.close(file.pointee.fd) }
-        file.deinitialize(count: 1)
-        if freeFileLeases.count < Self.maximumCachedLeases {
-            freeFileLeases.append(file)
-        } else {
-            file.deallocate()
-        }
+        fileLeases.give(file) { $0 = FileTransfer() }
     }
 }

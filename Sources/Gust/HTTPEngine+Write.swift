@@ -1,11 +1,13 @@
 import GustCore
+@_spi(Engine) import GustHTTP1
 import GustIO
 
 extension HTTPEngine {
-    /// Writes `output[mark...]` to the connection with one `write` (or queues it behind output
+    /// Writes `output[mark...]` to the connection with one `send` (or queues it behind output
     /// already pending), then truncates `output` back to `mark`; then sends the connection's
     /// file, if a response ends with one. What the socket does not take moves to an output
-    /// lease. Returns false if the write failed and the connection is closed.
+    /// lease, and the machine hears the write blocked. Returns false if the write failed and
+    /// the connection is closed.
     func emit(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, from mark: Int) -> Bool {
         let count = output.pointee.writerIndex - mark
         if count > 0 {
@@ -24,14 +26,14 @@ extension HTTPEngine {
                 case .processed(let written):
                     if written < count {
                         c.pointee.output = takeOutputLease(copying: UnsafeRawBufferPointer(rebasing: bytes[written...]))
-                        c.pointee.since = nowNanoseconds  // the write timeout counts from here
+                        c.pointee.machine.writeBlocked(now: nowNanoseconds)
                     }
                 case .wouldBlock:
                     c.pointee.output = takeOutputLease(copying: bytes)
-                    c.pointee.since = nowNanoseconds
+                    c.pointee.machine.writeBlocked(now: nowNanoseconds)
                 }
             } catch {
-                close(id, c)
+                close(id)
                 return false
             }
         }
@@ -41,53 +43,59 @@ extension HTTPEngine {
         return true
     }
 
-    /// Ends a batch: writes its responses, gives back an oversized output buffer, and brings the
-    /// connection's phase and epoll interest up to date.
-    func finishBatch(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, _ mark: Int) {
+    /// Ends a pass (or any batch of output for one connection): writes it, gives back an
+    /// oversized output buffer, and settles the connection.
+    func finishPass(_ id: SlotID, _ mark: Int) {
+        guard let c = connections.pointer(to: id) else {
+            output.pointee.writerIndex = mark
+            return
+        }
+        finishPass(id, c, mark)
+    }
+
+    func finishPass(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, _ mark: Int) {
         guard emit(id, c, from: mark) else { return }
         if output.pointee.writerIndex == 0 && output.pointee.capacity > 4 << 20 {
             output.pointee.shrink(to: 64 * 1024)
         }
-        settleConnection(id, c)
+        settle(id, c)
     }
 
-    /// Closes a connection whose last response is out, or updates what epoll watches for it.
-    func settleConnection(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
-        if c.pointee.phase == .closing && c.pointee.output == nil && c.pointee.file == nil {
+    /// Brings the descriptor's watch and the timer up to date with the machine, or finishes a
+    /// close whose last response is out. Costs an `epoll_ctl` only when the watch changes
+    /// (keep-alive traffic never does) and a timer operation only when a deadline comes earlier.
+    func settle(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
+        if c.pointee.machine.state.isClosing && c.pointee.output == nil && c.pointee.file == nil {
             return finishClosing(id, c)
         }
-        updateInterest(id, c)
-    }
-
-    /// Watches for exactly what the connection waits for: room to write while output is
-    /// pending; requests while open; body bytes while a handler streams them (only the peer
-    /// leaving while it is paused, or while a response is deferred). Costs an `epoll_ctl` only
-    /// when that changes, which keep-alive traffic never does. Then makes sure the connection's
-    /// timer covers what it now waits for.
-    func updateInterest(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
-        let wanted: Events
-        if c.pointee.output != nil || c.pointee.file != nil {
-            wanted = .writable
-        } else {
-            switch c.pointee.phase {
-            case .open, .lingering: wanted = .readable
-            case .streamingBody: wanted = c.pointee.input?.pointee.stream?.isPaused == true ? .readHangup : .readable
-            case .awaiting: wanted = .readHangup
-            case .closing: wanted = []
-            }
-        }
-        armTimeout(id, c)
+        apply(c.pointee.machine.timerChange(rules), id, c)
+        let wanted = c.pointee.machine.interest()
         guard wanted != c.pointee.interest else { return }
         do {
-            try reactor.modify(c.pointee.fd, interest: wanted, token: id.packed)
+            try reactor.modify(c.pointee.fd, interest: wanted.events, token: id.packed)
             c.pointee.interest = wanted
         } catch {
-            close(id, c)
+            close(id)
         }
     }
 
-    /// The socket has room: write pending output; once it is all out, carry on where the
-    /// connection stopped (close, or serve requests that queued up meanwhile).
+    /// Carries out a timer change the machine asked for.
+    @inline(__always)
+    func apply(_ change: TimerChange, _ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
+        switch change {
+        case .keep:
+            break
+        case .arm(let deadline):
+            c.pointee.timer = reactor.scheduleTimer(at: Instant(nanoseconds: deadline), payload: timerPayload(id))
+        case .moveTo(let deadline):
+            if !reactor.rescheduleTimer(c.pointee.timer, to: Instant(nanoseconds: deadline)) {
+                c.pointee.timer = reactor.scheduleTimer(at: Instant(nanoseconds: deadline), payload: timerPayload(id))
+            }
+        }
+    }
+
+    /// The socket has room (or a response stream has pieces to write): write what is pending;
+    /// once it is all out, carry on where the connection stopped.
     func writeReady(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
         if let pending = c.pointee.output {
             do {
@@ -95,70 +103,47 @@ extension HTTPEngine {
                 switch try System.write(c.pointee.fd, from: readable.baseAddress!, count: readable.count) {
                 case .processed(let written):
                     pending.pointee.readerIndex += written
-                    c.pointee.since = nowNanoseconds  // progress: the write timeout starts again
-                case .wouldBlock: return
+                    if written > 0 { c.pointee.machine.writeProgressed(now: nowNanoseconds) }
+                case .wouldBlock:
+                    break
                 }
             } catch {
-                return close(id, c)
+                return close(id)
             }
-            guard pending.pointee.isEmpty else { return }
+            guard pending.pointee.isEmpty else { return stillBlocked(id, c) }
             c.pointee.output = nil
             releaseOutputLease(pending)
-            if c.pointee.phase == .awaiting && !responseStreams.isEmpty { streamDrained(id) }
         }
         if c.pointee.file != nil {
-            guard sendFile(id, c) == .done else { return }  // closed, or more to send when writable
+            switch sendFile(id, c) {
+            case .done: break
+            case .blocked: return stillBlocked(id, c)
+            case .closed: return
+            }
         }
-        if c.pointee.phase == .open && c.pointee.input != nil {
+        c.pointee.machine.writeDrained()
+        outputDrained(id, c)
+    }
+
+    /// Output is still waiting on the socket: watch for room (the write timeout runs).
+    func stillBlocked(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
+        if !c.pointee.machine.flags.contains(.writeBlocked) { c.pointee.machine.writeBlocked(now: nowNanoseconds) }
+        settle(id, c)
+    }
+
+    /// Every pending byte is out: serve requests that queued up meanwhile, hand an upgraded
+    /// connection off, close a closing one, or tell a response stream's writer.
+    func outputDrained(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
+        switch c.pointee.machine.state {
+        case .idle where c.pointee.input != nil:
             serveLease(id, c)
-        } else {
-            settleConnection(id, c)
+        case .upgraded:
+            handOff(id, c, unread: UnsafeRawBufferPointer(start: nil, count: 0), mark: output.pointee.writerIndex)
+        case .streamingResponse:
+            settle(id, c)
+            notifyDrained(id)  // application code, last
+        default:
+            settle(id, c)
         }
-    }
-
-    /// The connection is done: close it now, or linger first after an error.
-    func finishClosing(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
-        guard c.pointee.lingerOnClose else { return close(id, c) }
-        // Lingering close (RFC 9112 §9.6): shut down our side and drain what the client still
-        // sends, so that closing with unread bytes does not send a reset that destroys the
-        // response before the client reads it.
-        System.shutdownWrite(c.pointee.fd)
-        c.pointee.phase = .lingering
-        c.pointee.since = nowNanoseconds
-        if let lease = c.pointee.input {
-            c.pointee.input = nil
-            abortStream(lease, .clientGone)
-            releaseInputLease(lease)
-        }
-        updateInterest(id, c)
-    }
-
-    /// Reads and throws away what a lingering client sends, until it closes or sends too much.
-    func readAndDiscard(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
-        guard let n = readOnce(id, c, into: readBuffer, count: readBufferSize), n > 0 else { return }
-        c.pointee.discarded &+= UInt32(n)
-        if Int(c.pointee.discarded) > Self.lingerByteBudget { close(id, c) }
-    }
-
-
-    /// Closes the descriptor and frees everything the connection held. Its slot is reused; any
-    /// later event, timer or deferred response for the old ID is ignored. A handler streaming
-    /// the body is told it was aborted (`reason`).
-    func close(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, reason: BodyAbort = .clientGone) {
-        System.close(c.pointee.fd)
-        if let lease = c.pointee.input {
-            c.pointee.input = nil
-            abortStream(lease, reason)
-            releaseInputLease(lease)
-        }
-        if let lease = c.pointee.output { releaseOutputLease(lease) }
-        if let file = c.pointee.file { releaseFile(file) }
-        if c.pointee.phase == .awaiting, let stream = responseStreams.removeValue(forKey: id.packed) {
-            stream.isFinished = true
-            stream.drainHandler = nil
-        }
-        if c.pointee.timer != .none { reactor.cancelTimer(c.pointee.timer) }
-        connections.remove(id)
-        counters.closed += 1
     }
 }

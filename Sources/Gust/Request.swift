@@ -1,4 +1,4 @@
-import GustHTTP1
+@_spi(Engine) import GustHTTP1
 
 /// A borrowed view of one request, handed to an inline handler. It points into the connection's
 /// input bytes, which are only valid during the handler call; the type is non-copyable and

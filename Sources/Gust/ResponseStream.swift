@@ -1,16 +1,18 @@
 import GustCore
+@_spi(Engine) import GustHTTP1
 
 /// A response whose body is written piece by piece after the handler returns
 /// (`ResponseWriter.startStream`): chunked for HTTP/1.1 clients, delimited by closing the
 /// connection for HTTP/1.0 ones. Requests pipelined behind it wait until `finish()`.
 ///
 /// Backpressure: `write` never blocks; what the socket does not take waits in the connection's
-/// output buffer (`pendingBytes`); `onDrain` runs once it has all gone out. A client that does
-/// not read is dropped after the server's write timeout.
+/// output (`pendingBytes`); `onDrain` runs once it has all gone out. A client that does not
+/// read is dropped after the server's write timeout.
 ///
-/// Threading: the reactor thread of the connection (from a timer, a deferred job, another
-/// handler, or a job sent to that reactor). Cost per write: one chunk header, one copy into the
-/// output buffer, one `send`.
+/// Threading: the reactor thread of the connection (from a timer, a deferred answer, another
+/// handler, or a job sent to that reactor). Writes made inside the handler that started the
+/// stream join that handler's output; later ones are written at the end of the loop turn.
+/// Cost per write: one chunk header and one copy into the output; one `send` per turn.
 public final class ResponseStream {
     unowned let engine: HTTPEngine
     let connection: SlotID
@@ -18,6 +20,8 @@ public final class ResponseStream {
     let delimiter: StreamDelimiter
     let isHead: Bool
     var drainHandler: (() -> Void)?
+    /// The handler that started the stream has returned and its connection writes the pieces.
+    var isAttached = false
     /// `finish()` was called, or the connection is gone.
     public internal(set) var isFinished = false
 
@@ -32,28 +36,27 @@ public final class ResponseStream {
     }
 
     /// Whether the client is still there and the stream not finished.
-    public var isOpen: Bool { !isFinished && engine.isAwaiting(connection, sequence) }
+    public var isOpen: Bool { !isFinished && (!isAttached || engine.isStreaming(connection, sequence)) }
 
     /// Bytes written but not yet taken by the socket. (Writes made inside the handler that
-    /// started the stream join that handler's batch and are not counted until it is written.)
-    public var pendingBytes: Int { engine.pendingOutput(connection) }
+    /// started the stream are counted once that handler's output is written.)
+    public var pendingBytes: Int { isAttached ? engine.pendingOutput(connection) : 0 }
 
-    /// Sends `bytes` as the next piece of the body. Returns false if the client is gone or the
-    /// stream finished (nothing is sent).
+    /// Sends a copy of `bytes` as the next piece of the body. Returns false if the client is
+    /// gone or the stream finished (nothing is sent).
     @discardableResult
-    public func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    public func write(unsafeBytes bytes: UnsafeRawBufferPointer) -> Bool {
         engine.streamWrite(self, bytes)
     }
 
     @discardableResult
     public func write(_ text: String) -> Bool {
-        var text = text
-        return text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+        text.withUTF8Bytes { write(unsafeBytes: UnsafeRawBufferPointer($0)) }
     }
 
     @discardableResult
     public func write(_ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { write($0) }
+        bytes.withUnsafeBytes { write(unsafeBytes: $0) }
     }
 
     /// Runs `body` once everything written so far has gone to the socket (at once if nothing
@@ -64,9 +67,9 @@ public final class ResponseStream {
         drainHandler = body
     }
 
-    /// Runs `body` on this stream's reactor after `delay` (a timer; allocates it), e.g. to
-    /// send the next event of a server-sent stream. Nothing runs if the stream has finished
-    /// or the client left by then.
+    /// Runs `body` on this stream's reactor after `delay` (a timer; allocates it; a zero delay
+    /// runs later in this loop turn), e.g. to send the next event of a server-sent stream.
+    /// Nothing runs if the stream has finished or the client left by then.
     public func after(_ delay: Duration, _ body: @escaping (ResponseStream) -> Void) {
         engine.reactor.schedule(after: delay) { [self] in
             if isOpen { body(self) }
@@ -74,8 +77,27 @@ public final class ResponseStream {
     }
 
     /// Ends the body (the last chunk, then `trailers` as "Name: value" pairs for a chunked
-    /// stream) and lets the connection serve its next request.
+    /// stream; unsafe ones are dropped) and lets the connection serve its next request, once
+    /// the calling code has returned. Later writes are refused.
     public func finish(trailers: [(String, String)] = []) {
-        engine.streamFinish(self, trailers: trailers)
+        guard !isFinished else { return }
+        isFinished = true
+        var lines = ""
+        for (name, value) in trailers where Self.isTrailerSafe(name, value) { lines += "\(name): \(value)\r\n" }
+        engine.enqueue(.finishStream(connection, sequence, lines))
+    }
+
+    /// Appends `bytes` as a piece of this stream's body (a chunk, or raw before a close).
+    func append(_ bytes: UnsafeRawBufferPointer, to buffer: inout ByteBuffer) {
+        switch delimiter {
+        case .chunked: ChunkEncoder.appendChunk(bytes, to: &buffer)
+        case .close: buffer.append(bytes)
+        }
+    }
+
+    /// Trailer fields must be tokens with safe values, and not framing or routing fields.
+    static func isTrailerSafe(_ name: String, _ value: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy(ResponseWriter.isToken) && value.utf8.allSatisfy(ResponseWriter.isFieldByte)
+            && !["content-length", "transfer-encoding", "host", "connection", "trailer"].contains(name.lowercased())
     }
 }

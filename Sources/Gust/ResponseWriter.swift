@@ -1,21 +1,25 @@
 import GustCore
-import GustHTTP1
+@_spi(Engine) import GustHTTP1
 import GustIO
 
-/// Writes one response straight into the connection's output buffer: status line, `Server`,
+/// Writes one response straight into the reactor's output buffer: status line, `Server`,
 /// `Content-Type`, `Content-Length`, `Date`, `Connection` when needed, any headers added with
 /// `header(_:_:)`, then the body. Everything but the body and custom headers is precomputed
 /// bytes; the `Date` line is re-formatted once a second per reactor.
 ///
-/// A handler sends exactly one response (later `send`s are ignored), or calls `deferResponse()`
-/// to answer later without blocking the reactor. If it does neither, the server answers 500.
-/// For HEAD requests the body is measured for `Content-Length` but not sent; 1xx, 204 and 304
-/// responses carry neither body nor `Content-Length`.
+/// A handler sends exactly one response (later `send`s are ignored), or takes it out of the
+/// handler: `deferResponse()` (answer later), `startStream` (a body written in pieces),
+/// `streamBody` (take the request body piece by piece first). If it does none of these, the
+/// server answers 500. For HEAD requests the body is measured for `Content-Length` but not
+/// sent; 1xx, 204 and 304 responses carry neither body nor `Content-Length`.
 ///
-/// Threading: reactor thread only. Cost: a handful of copies into a buffer that only grows when
-/// a response is larger than anything before; no allocation.
+/// The writer only records what the handler did; the server acts on it once the handler has
+/// returned (the connection is never touched from inside application code).
+///
+/// Threading: reactor thread only, during the call it is passed to. Cost: a handful of copies
+/// into a buffer that only grows when a response is larger than anything before; no allocation.
 public struct ResponseWriter: ~Copyable {
-    enum State: UInt8 { case pending, sent, deferred, streaming }
+    enum State: UInt8 { case pending, sent, deferred, streamingResponse, takingBody, upgrading }
 
     @usableFromInline let out: UnsafeMutablePointer<ByteBuffer>
     let date: UnsafeRawBufferPointer
@@ -29,43 +33,36 @@ public struct ResponseWriter: ~Copyable {
     var state: State = .pending
     /// Whether the connection stays open after this response.
     public private(set) var keepAlive: Bool
-    /// A file that follows the head (`sendFile`), handed to the connection when the handler returns.
-    var file: FileTransfer?
-    /// The head of a streamed response is already in the output (`startStream`): a deferral
-    /// that keeps it.
-    var headWritten = false
     let isHead: Bool
     let version: HTTPVersion
-    /// Deferring is not allowed when this writer completes an already deferred response.
+    /// The sequence a deferral or a response stream started here carries.
+    let sequence: UInt32
+    /// Deferring (or streaming the response) is not allowed when this writer completes an
+    /// answer that was already deferred.
     let canDefer: Bool
-    /// Streaming the body is allowed only from the request's own handler.
+    /// Taking the body piece by piece is allowed only from the request's own handler.
     let canStream: Bool
+    /// A file that follows the head (`sendFile`), handed to the connection after the handler.
+    var file: FileTransfer?
+    /// The stream, or the protocol, the handler started; handed over after it.
+    var attachment: WriterAttachment = .none
 
-    init(
-        engine: HTTPEngine, connection: SlotID, keepAlive: Bool, isHead: Bool, version: HTTPVersion, canDefer: Bool = true,
-        canStream: Bool = true
-    ) {
+    init(engine: HTTPEngine, connection: SlotID, answer: AnswerContext, canDefer: Bool, canStream: Bool) {
         self.engine = engine
         out = engine.output
         date = engine.dateCache.pointee.line
         serverLine = engine.serverLine
         self.connection = connection
         start = engine.output.pointee.writerIndex
-        self.keepAlive = keepAlive
-        self.isHead = isHead
-        self.version = version
+        keepAlive = answer.keepAlive
+        isHead = answer.isHead
+        version = answer.version
+        sequence = answer.sequence
         self.canDefer = canDefer
         self.canStream = canStream && canDefer
     }
 
-    /// A writer that can no longer send (for a body handler told its body was aborted).
-    static func finished(engine: HTTPEngine, connection: SlotID) -> ResponseWriter {
-        var writer = ResponseWriter(engine: engine, connection: connection, keepAlive: false, isHead: false, version: .http1_1, canDefer: false)
-        writer.state = .sent
-        return writer
-    }
-
-    /// Whether a response was sent (or deferred).
+    /// Whether a response was sent (or taken out of the handler).
     public var isSent: Bool { state != .pending }
 
     // MARK: Sending
@@ -114,11 +111,10 @@ public struct ResponseWriter: ~Copyable {
             return
         }
         state = .sent
-        let connection: ConnectionDirective = !keepAlive ? .close : (version == .http1_0 ? .keepAlive : .none)
         ResponseEncoder.encode(
             into: &out.pointee, start: start, extraHeaderBytes: extraHeaderBytes, status: status,
             serverLine: serverLine, contentTypeLine: contentType?.line, dateLine: date,
-            connection: connection, body: UnsafeRawBufferPointer(start: nil, count: 0), contentLength: Int(length))
+            connection: connectionDirective, body: UnsafeRawBufferPointer(start: nil, count: 0), contentLength: Int(length))
         let bodyless = status.code < 200 || status.code == 204 || status.code == 304
         if isHead || bodyless || length == 0 {
             System.close(descriptor)
@@ -141,8 +137,8 @@ public struct ResponseWriter: ~Copyable {
     }
 
     /// Adds a header line from bytes (no `String`s involved), with the same checks as
-    /// `header(_:_:)`.
-    public mutating func header(_ name: StaticString, bytes value: UnsafeBufferPointer<UInt8>) {
+    /// `header(_:_:)`. The bytes are copied at once.
+    public mutating func header(_ name: StaticString, unsafeBytes value: UnsafeBufferPointer<UInt8>) {
         guard state == .pending else { return }
         addHeader(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), value)
     }
@@ -150,29 +146,30 @@ public struct ResponseWriter: ~Copyable {
     /// Closes the connection after this response (sends `Connection: close`).
     public mutating func closeConnection() { keepAlive = false }
 
-    // MARK: Deferring
+    // MARK: Answering later
 
     /// Takes the response out of the handler: the handler returns, the reactor goes on serving
-    /// other connections, and the response is sent later with `DeferredResponse.respond` (on
-    /// this reactor's thread). Requests pipelined behind this one wait for it, in order.
+    /// other connections, and the response is sent later with `DeferredResponse.respond` (from
+    /// any thread). Requests pipelined behind this one wait for it, in order.
     public mutating func deferResponse() -> DeferredResponse {
         precondition(canDefer && state == .pending, "deferResponse() on a response that is sent, deferred or completing a deferral")
         state = .deferred
-        return DeferredResponse(engine: engine, connection: connection, sequence: engine.noteDeferred(connection))
+        return DeferredResponse(engine: engine, connection: connection, sequence: sequence)
     }
 
     /// Takes the request body piece by piece, as it arrives, instead of all at once: `handler`
     /// gets each piece (`.data`), then `.end` (answer then, or defer), or `.aborted`. Meant for
-    /// routes with `RouteOptions(body: .stream)`, whose handler runs as soon as the head is in;
-    /// on a buffered route the body is handed over in one piece right after the handler returns.
+    /// routes with `RouteOptions(body: .stream)`, whose handler runs as soon as the head is in
+    /// (a client that sent `Expect: 100-continue` is invited to send the body only now); on a
+    /// buffered route the body is handed over in one piece right after the handler returns.
     /// Call `pause()` on the stream to stop delivery (the connection stops reading) and
     /// `resume()` to go on. Allocates the stream object and the closure (once per request).
     @discardableResult
     public mutating func streamBody(_ handler: @escaping BodyHandler) -> BodyStream {
         precondition(canStream && state == .pending, "streamBody() only once, from the request's handler, before a response")
-        state = .streaming
+        state = .takingBody
         let stream = BodyStream(engine: engine, connection: connection, handler: handler)
-        engine.pendingStream = stream
+        attachment = .body(stream)
         return stream
     }
 
@@ -185,28 +182,46 @@ public struct ResponseWriter: ~Copyable {
         let delimiter: ResponseStream.StreamDelimiter = version == .http1_1 ? .chunked : .close
         if delimiter == .close { keepAlive = false }
         let bodyless = isHead || status.code < 200 || status.code == 204 || status.code == 304
-        let connection: ConnectionDirective = !keepAlive ? .close : (version == .http1_0 ? .keepAlive : .none)
         ResponseEncoder.encode(
             into: &out.pointee, start: start, extraHeaderBytes: extraHeaderBytes, status: status,
-            serverLine: serverLine, contentTypeLine: contentType?.line, dateLine: date, connection: connection,
+            serverLine: serverLine, contentTypeLine: contentType?.line, dateLine: date, connection: connectionDirective,
             body: UnsafeRawBufferPointer(start: nil, count: 0), delimiter: delimiter == .chunked ? .chunked : .close)
-        state = .deferred
-        headWritten = true
-        let sequence = engine.noteDeferred(self.connection)
-        let stream = ResponseStream(
-            engine: engine, connection: self.connection, sequence: sequence, delimiter: delimiter, isHead: bodyless)
-        engine.noteStream(stream)
+        state = .streamingResponse
+        let stream = ResponseStream(engine: engine, connection: connection, sequence: sequence, delimiter: delimiter, isHead: bodyless)
+        attachment = .response(stream)
         return stream
     }
 
     /// Answers after `delay` without blocking the reactor: `body` runs on this reactor's thread
-    /// when the time comes, with a writer for this response. Allocates the closure and a timer.
+    /// when the time comes (a zero delay: later in this loop turn), with a writer for this
+    /// response. Allocates the closure and a timer.
     public mutating func respond(after delay: Duration, _ body: @escaping (inout ResponseWriter) -> Void) {
         let deferred = deferResponse()
-        engine.reactor.schedule(after: delay) { deferred.respond(body) }
+        let engine = self.engine
+        engine.reactor.schedule(after: delay) { _ = engine.queueAnswer(deferred.connection, deferred.sequence, body) }
+    }
+
+    // MARK: Upgrading
+
+    /// Answers `101 Switching Protocols` with `Upgrade: protocolName` (and the headers added),
+    /// then gives the connection to `handler` once that response is written: its descriptor and
+    /// the bytes the client sent after this request. The handler checks the request asked for
+    /// it (`Connection: upgrade`, `Upgrade`, and whatever its protocol requires). HTTP/1.1 only.
+    package mutating func upgrade(to protocolName: String, handler: any UpgradeHandler) {
+        precondition(canStream && state == .pending, "upgrade() only from the request's own handler, before a response")
+        precondition(version == .http1_1, "upgrading needs HTTP/1.1")
+        header("Upgrade", protocolName)
+        ResponseEncoder.encode(
+            into: &out.pointee, start: start, extraHeaderBytes: extraHeaderBytes, status: .switchingProtocols,
+            serverLine: serverLine, contentTypeLine: nil, dateLine: date, connection: .upgrade,
+            body: UnsafeRawBufferPointer(start: nil, count: 0))
+        state = .upgrading
+        attachment = .upgrade(handler)
     }
 
     // MARK: Encoding
+
+    var connectionDirective: ConnectionDirective { !keepAlive ? .close : (version == .http1_0 ? .keepAlive : .none) }
 
     mutating func addHeader(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) {
         guard !name.isEmpty, name.allSatisfy(Self.isToken), value.allSatisfy(Self.isFieldByte) else { return }
@@ -239,10 +254,48 @@ public struct ResponseWriter: ~Copyable {
     mutating func finish(_ status: HTTPStatus, _ contentType: ContentType?, _ body: UnsafeRawBufferPointer) {
         guard state == .pending else { return }
         state = .sent
-        let connection: ConnectionDirective = !keepAlive ? .close : (version == .http1_0 ? .keepAlive : .none)
         ResponseEncoder.encode(
             into: &out.pointee, start: start, extraHeaderBytes: extraHeaderBytes, status: status,
             serverLine: serverLine, contentTypeLine: contentType?.line, dateLine: date,
-            connection: connection, body: body, omitBody: isHead)
+            connection: connectionDirective, body: body, omitBody: isHead)
     }
+
+    // MARK: After the handler
+
+    /// What the handler did, for the connection's machine, and what it leaves the connection
+    /// (a file to send, a stream, a protocol). Headers added without a response are dropped.
+    /// Consumes the writer.
+    consuming func result() -> HandlerResult {
+        let answer: HandlerAnswer
+        switch state {
+        case .pending:
+            out.pointee.writerIndex = start  // headers added without sending
+            answer = .nothing
+        case .sent: answer = .responded(keepAlive: keepAlive)
+        case .deferred:
+            out.pointee.writerIndex = start
+            answer = .deferred(keepAlive: keepAlive)
+        case .streamingResponse: answer = .streamingResponse(keepAlive: keepAlive)
+        case .takingBody:
+            out.pointee.writerIndex = start
+            answer = .takingBody
+        case .upgrading: answer = .upgrading
+        }
+        return HandlerResult(answer: answer, file: file, attachment: attachment)
+    }
+}
+
+/// What a handler started that outlives it.
+enum WriterAttachment {
+    case none
+    case body(BodyStream)
+    case response(ResponseStream)
+    case upgrade(any UpgradeHandler)
+}
+
+/// What a handler left: its answer, and what the connection takes over from its writer.
+struct HandlerResult {
+    var answer: HandlerAnswer
+    var file: FileTransfer?
+    var attachment: WriterAttachment
 }

@@ -1,4 +1,4 @@
-import GustHTTP1
+@_spi(Engine) import GustHTTP1
 
 /// A compiled router: a trie of path segments flattened into plain arrays of records, so a lookup
 /// walks raw memory: no allocation, no reference counting, no hashing.

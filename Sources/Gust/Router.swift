@@ -1,4 +1,4 @@
-import GustHTTP1
+@_spi(Engine) import GustHTTP1
 
 /// Collects routes: a method and a path pattern per handler.
 ///

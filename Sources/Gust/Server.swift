@@ -1,5 +1,5 @@
 import GustCore
-import GustHTTP1
+@_spi(Engine) import GustHTTP1
 import GustIO
 import Synchronization
 
@@ -68,6 +68,17 @@ public final class Server: Sendable {
         stopped.group.stop()
         stopped.group.join()
         for listener in stopped.listeners { listener.close() }
+    }
+
+    /// Drain mode, on every reactor: stop accepting, close idle keep-alive connections at once,
+    /// and close every other connection after its exchange under way (its answer says
+    /// `Connection: close`). Returns at once; the reactors drain on their own threads. The
+    /// seam that graceful shutdown and reload are built on.
+    package func drain() {
+        guard let handles = running.withLock({ $0?.group.handles }) else { return }
+        for handle in handles {
+            handle.execute { reactor in (reactor.delegate as? HTTPEngine)?.beginDrain() }
+        }
     }
 
     /// Starts, serves until SIGINT, SIGTERM or SIGHUP, then shuts down. Blocks the calling thread.

@@ -5,7 +5,7 @@
 /// capacity it never exceeds allocates once, when made.
 ///
 /// Threading: not thread-safe; each buffer belongs to one reactor.
-/// Unsafe: this file and `BufferPool` are where GustCore touches raw memory. `base` is exposed for
+/// Unsafe: this file, `Slab` and `LeasePool` are where GustCore touches raw memory. `base` is exposed for
 /// the I/O layer to `read(2)` into and `write(2)` from; it is invalidated by any call that grows.
 public struct ByteBuffer: ~Copyable {
     public private(set) var base: UnsafeMutableRawPointer
@@ -19,20 +19,7 @@ public struct ByteBuffer: ~Copyable {
         base = .allocate(byteCount: self.capacity, alignment: 16)
     }
 
-    /// Takes ownership of memory from a `BufferPool` (or any `allocate(byteCount:alignment: 16)`).
-    public init(adopting base: UnsafeMutableRawPointer, capacity: Int) {
-        self.base = base
-        self.capacity = capacity
-    }
-
     deinit { base.deallocate() }
-
-    /// Gives up ownership of the storage without freeing it (for returning it to a pool).
-    public consuming func relinquish() -> (base: UnsafeMutableRawPointer, capacity: Int) {
-        let result = (base, capacity)
-        discard self
-        return result
-    }
 
     @inlinable public var readableBytes: Int { writerIndex &- readerIndex }
     @inlinable public var writableBytes: Int { capacity &- writerIndex }
@@ -58,8 +45,9 @@ public struct ByteBuffer: ~Copyable {
 
     /// Reallocates to at least `minimumCapacity`, copying the bytes up to `writerIndex`.
     public mutating func grow(minimumCapacity: Int) {
+        precondition(minimumCapacity <= Int.max / 2, "a buffer of \(minimumCapacity) bytes")
         var newCapacity = capacity
-        while newCapacity < minimumCapacity { newCapacity = newCapacity &* 2 }
+        while newCapacity < minimumCapacity { newCapacity *= 2 }
         let bigger = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
         bigger.copyMemory(from: base, byteCount: writerIndex)
         base.deallocate()

@@ -4,15 +4,17 @@
 /// to a record stays valid until the record is removed. Free slots form an intrusive list;
 /// insert and remove are O(1) and allocate nothing once the chunk exists. Each slot keeps a
 /// generation that is bumped on removal, so a `SlotID` from an earlier occupant is rejected.
+/// Generations use 31 bits, so a packed `SlotID` never has its top bit set.
 /// Untouched chunks cost nothing; a touched chunk costs 1024 × (record size + 8) bytes.
 ///
 /// Threading: not thread-safe; owned by one reactor and used only on its thread.
 /// Unsafe: hands out `UnsafeMutablePointer`s to records; they are valid until that record's
 /// `remove`, and only on the owning thread.
 public final class Slab<Element> {
-    @usableFromInline static var chunkShift: Int { 10 }
-    @usableFromInline static var chunkSize: Int { 1 << chunkShift }
-    @usableFromInline static var chunkMask: Int { chunkSize - 1 }
+    // Literals, inlined as such (a static computed property of a generic class is a call).
+    @inline(__always) @usableFromInline static var chunkShift: Int { 10 }
+    @inline(__always) @usableFromInline static var chunkSize: Int { 1024 }
+    @inline(__always) @usableFromInline static var chunkMask: Int { 1023 }
 
     /// Per chunk: records, generations, and each slot's link: the next free index (-1 ends the
     /// free list) for a free slot, `occupied` for a live one, `unusable` past `maximumCount`.
@@ -20,14 +22,16 @@ public final class Slab<Element> {
     @usableFromInline let generationChunks: UnsafeMutablePointer<UnsafeMutablePointer<UInt32>?>
     @usableFromInline let nextFreeChunks: UnsafeMutablePointer<UnsafeMutablePointer<Int32>?>
     @usableFromInline let chunkCapacity: Int
-    @usableFromInline static var occupied: Int32 { Int32.min }
-    @usableFromInline static var unusable: Int32 { Int32.min + 1 }
-    @usableFromInline var freeHead: Int32 = -1
+    @inline(__always) @usableFromInline static var occupied: Int32 { Int32.min }
+    @inline(__always) @usableFromInline static var unusable: Int32 { Int32.min + 1 }
+    // Single-threaded by contract (one reactor): no dynamic exclusivity checks on these, which
+    // every lookup would otherwise pay.
+    @exclusivity(unchecked) @usableFromInline var freeHead: Int32 = -1
     /// Slots that exist (in allocated chunks).
-    @usableFromInline var allocatedSlots: Int = 0
+    @exclusivity(unchecked) @usableFromInline var allocatedSlots: Int = 0
 
     /// Number of live records.
-    public private(set) var count: Int = 0
+    @exclusivity(unchecked) public private(set) var count: Int = 0
     /// The largest number of records this slab may hold.
     public let maximumCount: Int
 
@@ -84,10 +88,10 @@ public final class Slab<Element> {
     }
 
     /// The record `id` names, or nil if it was removed (or never existed). Cost: O(1), no ARC.
-    @inlinable public func pointer(to id: SlotID) -> UnsafeMutablePointer<Element>? {
+    @inlinable @inline(__always) public func pointer(to id: SlotID) -> UnsafeMutablePointer<Element>? {
         let index = Int(id.index)
         guard index < allocatedSlots else { return nil }
-        let c = index >> Self.chunkShift, i = index & Self.chunkMask
+        let c = index &>> 10, i = index & 1023  // chunkShift, chunkMask
         guard generationChunks[c].unsafelyUnwrapped[i] == id.generation,
             nextFreeChunks[c].unsafelyUnwrapped[i] == Self.occupied
         else { return nil }
@@ -110,7 +114,9 @@ public final class Slab<Element> {
         let c = index >> Self.chunkShift, i = index & Self.chunkMask
         let element = p.move()
         let generations = generationChunks[c].unsafelyUnwrapped
-        let g = generations[i] &+ 1
+        // Generations keep to 31 bits (1...2^31-1): the top bit of a packed ID is free for the
+        // reactor's users to tag tokens with.
+        let g = (generations[i] &+ 1) & 0x7fff_ffff
         generations[i] = g == 0 ? 1 : g
         nextFreeChunks[c].unsafelyUnwrapped[i] = freeHead
         freeHead = Int32(index)

@@ -65,9 +65,9 @@ public enum DemoApp {
             var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a, 64-bit
             res.streamBody { part, res, _ in
                 switch part {
-                case .data(let bytes):
-                    count += bytes.count
-                    for b in bytes { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+                case .data(let piece):
+                    count += piece.count
+                    piece.forEach { hash = (hash ^ UInt64($0)) &* 0x100_0000_01b3 }
                 case .end:
                     res.send(.ok, "received \(count) bytes, fnv1a64 \(String(hash, radix: 16))\n")
                 case .aborted:

@@ -43,9 +43,12 @@ extension RequestParser {
         case .none, .untilClose:
             return .complete(body: headLength..<headLength, length: headLength)
         case .length(let n):
-            guard n <= Int64(maxBodyBytes) else { return .tooLarge }
+            // A length no buffer can hold (the limit may be Int.max) is too large, not a trap.
+            guard n <= Int64(maxBodyBytes), n <= Int64(Int.max - headLength) else { return .tooLarge }
             let end = headLength + Int(n)
-            return request.count >= end ? .complete(body: headLength..<end, length: end) : .needMore(keep: request.count)
+            guard request.count >= end else { return .needMore(keep: request.count) }
+            bodyBytesRead = n
+            return .complete(body: headLength..<end, length: end)
         case .chunked:
             if bodyRawOffset == 0 { bodyRawOffset = headLength }
             guard let base = request.baseAddress, request.count > bodyRawOffset else { return .needMore(keep: bodyRawOffset) }

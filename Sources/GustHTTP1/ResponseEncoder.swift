@@ -8,6 +8,8 @@ public enum ConnectionDirective: Sendable {
     case close
     /// `Connection: keep-alive` (an HTTP/1.0 client that asked for it).
     case keepAlive
+    /// `Connection: Upgrade` (a `101 Switching Protocols`).
+    case upgrade
 }
 
 /// How the receiver learns where a response body ends (RFC 9112 §6.3).
@@ -87,6 +89,7 @@ public enum ResponseEncoder {
             case .none: nil
             case .close: "Connection: close\r\n"
             case .keepAlive: "Connection: keep-alive\r\n"
+            case .upgrade: "Connection: Upgrade\r\n"
             }
         let lengthLine: StaticString = "Content-Length: "
         let statusLine = status.statusLine

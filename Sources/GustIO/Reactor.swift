@@ -152,6 +152,8 @@ public final class Reactor {
     public func run(delegate: any ReactorDelegate) {
         running = true
         self.delegate = delegate
+        handle.thread.store(OSThread.currentID, ordering: .relaxed)
+        defer { handle.thread.store(0, ordering: .relaxed) }
         do {
             try register(handle.wakeFD, interest: .readable, token: Self.wakeToken)
         } catch {

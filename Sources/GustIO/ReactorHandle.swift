@@ -15,6 +15,8 @@ public final class ReactorHandle: Sendable {
     /// Written to wake the reactor; registered in its epoll set.
     public let wakeFD: Int32
     let jobs = Mutex<(queue: [ReactorJob], open: Bool)>(([], true))
+    /// The running loop's thread (`pthread_self`), or 0 when no loop runs.
+    let thread = Atomic<UInt>(0)
 
     public init(id: Int) throws(SystemError) {
         self.id = id
@@ -30,6 +32,12 @@ public final class ReactorHandle: Sendable {
     deinit {
         System.close(wakeFD)
         System.close(epollFD)
+    }
+
+    /// Whether the calling thread is the one running this reactor's loop. Cost: one atomic load
+    /// and `pthread_self`.
+    public var isCurrentThread: Bool {
+        thread.load(ordering: .relaxed) == OSThread.currentID
     }
 
     /// Runs `job` on the reactor's thread, soon. Callable from any thread. Returns false (and

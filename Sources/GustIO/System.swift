@@ -30,6 +30,25 @@ public struct SystemError: Error, Sendable, CustomStringConvertible, Equatable {
     public var isDisconnect: Bool {
         errno == ECONNRESET || errno == EPIPE || errno == ETIMEDOUT || errno == ENOTCONN
     }
+
+    /// The process or the system ran out of something an accept needs: descriptors (EMFILE,
+    /// ENFILE) or memory (ENOBUFS, ENOMEM). Waiting helps; retrying at once does not.
+    public var isResourceExhaustion: Bool {
+        errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM
+    }
+
+    /// No such file or directory, or a path through something that is not a directory, or a
+    /// name too long, or a symbolic-link loop: the thing named is not there to be had.
+    public var isNotFound: Bool {
+        errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG || errno == ELOOP
+    }
+
+    /// Permission denied (EACCES, EPERM).
+    public var isPermissionDenied: Bool { errno == EACCES || errno == EPERM }
+
+    /// A path that tried to leave the directory it was resolved beneath (openat2's EXDEV with
+    /// RESOLVE_BENEATH).
+    public var isEscapeAttempt: Bool { errno == EXDEV }
 }
 
 /// The outcome of a non-blocking call: it did something, or it would have had to wait.

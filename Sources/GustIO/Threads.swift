@@ -13,10 +13,16 @@ public struct OSThread: Sendable {
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }
     }
 
-    /// Starts a thread named `name` (at most 15 bytes are kept) running `body`.
+    /// The calling thread's ID (`pthread_self`), never 0.
+    public static var currentID: UInt { UInt(pthread_self()) }
+
+    /// Starts a thread named `name` (at most 15 bytes are kept) running `body`. The thread
+    /// blocks SIGPIPE: a peer that goes away makes its writes (`send`, `sendfile`) fail with
+    /// EPIPE, however the process set up its signals, instead of killing the process.
     public static func spawn(name: String, _ body: @escaping @Sendable () -> Void) -> OSThread {
         let box = Unmanaged.passRetained(Box {
             cgust_set_thread_name(name)
+            cgust_block_sigpipe()
             body()
         }).toOpaque()
         var tid = pthread_t()

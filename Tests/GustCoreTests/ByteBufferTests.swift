@@ -23,17 +23,24 @@ import Testing
         #expect(String(decoding: contents(b), as: UTF8.self) == String(value))
     }
 
-    @Test func poolReusesBlocksAndFreesGrownOnes() {
-        let pool = BufferPool(blockSize: 128, maximumCached: 1)
-        var a = pool.take()
-        a.append("x")
-        let base = a.base
-        pool.give(a)
-        #expect(pool.cachedCount == 1 && pool.leased == 0)
-        var b = pool.take()
-        #expect(b.base == base && b.readableBytes == 0)
-        b.grow(minimumCapacity: 1024)
-        pool.give(b)
-        #expect(pool.cachedCount == 0, "a grown block is not kept")
+    @Test func leasePoolReusesRecordsUpToItsCache() {
+        var pool = LeasePool<ByteBuffer>(maximumCached: 2, warmCount: 1)
+        var made = 0
+        func make() -> ByteBuffer {
+            made += 1
+            return ByteBuffer(capacity: 64)
+        }
+        let a = pool.take(make), b = pool.take(make), c = pool.take(make)
+        a.pointee.append("x")
+        #expect(made == 3 && pool.leased == 3)
+        #expect(!pool.give(a) { $0.clear() })
+        #expect(!pool.give(b) { $0.clear() })
+        #expect(pool.give(c) { $0.clear() }, "past the cache, a record is freed")
+        #expect(pool.cachedCount == 2 && pool.leased == 0)
+        let again = pool.take(make)
+        #expect(made == 3 && again.pointee.readableBytes == 0, "a cached record comes back reset")
+        pool.give(again) { $0.clear() }
+        pool.shrinkToWarm()
+        #expect(pool.cachedCount == 1)
     }
 }

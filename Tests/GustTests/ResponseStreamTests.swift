@@ -28,7 +28,7 @@ func streamRoutes(_ router: Router, _ log: StreamLog) {
             while sent < total {
                 let n = min(65536, total - sent)
                 let at = sent % TestServer.pattern.count
-                TestServer.pattern.withUnsafeBytes { _ = stream.write(UnsafeRawBufferPointer(rebasing: $0[at..<at + n])) }
+                TestServer.pattern.withUnsafeBytes { _ = stream.write(unsafeBytes: UnsafeRawBufferPointer(rebasing: $0[at..<at + n])) }
                 sent += n
                 log.notePending(stream.pendingBytes)
                 if stream.pendingBytes > 256 << 10 {

@@ -22,7 +22,7 @@ func streamingRoutes(_ router: Router, aborts: AbortLog) {
             case .data(let bytes):
                 if reject { return res.send(.forbidden, "no\n") }
                 count += bytes.count
-                for b in bytes { sum = sum &* 31 &+ UInt64(b) }
+                bytes.forEach { sum = sum &* 31 &+ UInt64($0) }
                 if stall {
                     aborts.note(received: count)
                     stream.pause()

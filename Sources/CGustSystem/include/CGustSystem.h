@@ -66,6 +66,9 @@ int cgust_set_bind_address_no_port(int fd);
 int cgust_set_linger_zero(int fd);
 /// Like cgust_wait_for_signal, but gives up after `timeout_ms`: returns the signal, or 0.
 int cgust_wait_for_signal_ms(int timeout_ms);
+/// Blocks SIGPIPE in the calling thread: writes to a closed peer then fail with EPIPE (the
+/// signal stays pending on the thread, never delivered) whatever the process's disposition.
+int cgust_block_sigpipe(void);
 /// Names the calling thread (at most 15 bytes are kept).
 void cgust_set_thread_name(const char *name);
 /// Sends `sig` to this process (used to end a signal wait from inside the process).

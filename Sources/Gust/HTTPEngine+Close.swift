@@ -1,0 +1,49 @@
+import GustCore
+@_spi(Engine) import GustHTTP1
+import GustIO
+
+extension HTTPEngine {
+    /// The connection is done: close it now, or linger first (after an error response, or
+    /// with unread bytes that a close would turn into a reset).
+    func finishClosing(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
+        guard c.pointee.machine.closesByLingering else { return close(id) }
+        // Lingering close (RFC 9112 §9.6): shut down our side and drain what the client still
+        // sends, so that closing with unread bytes does not send a reset that destroys the
+        // response before the client reads it.
+        System.shutdownWrite(c.pointee.fd)
+        c.pointee.machine.startedLingering(now: nowNanoseconds)
+        var orphan: BodyStream?
+        if let lease = c.pointee.input {
+            orphan = lease.pointee.stream
+            dropInput(c)
+        }
+        settle(id, c)
+        if let orphan { enqueue(.abort(orphan, .clientGone)) }
+    }
+
+    /// Closes connection `id`, if it is still open; closing twice is harmless. The slot is
+    /// released first (any later event, timer or queued work for this ID finds nothing), then
+    /// everything the connection held, then the descriptor, last and exactly once. A handler
+    /// streaming the body hears `reason` afterwards (queued: no application code runs here).
+    func close(_ id: SlotID, reason: BodyAbort = .clientGone) {
+        guard var record = connections.remove(id) else { return }
+        record.machine.closed()
+        if record.timer != .none { reactor.cancelTimer(record.timer) }
+        var orphan: BodyStream?
+        if let lease = record.input {
+            orphan = lease.pointee.stream
+            lease.pointee.stream = nil
+            releaseInputLease(lease)
+        }
+        if let lease = record.output { releaseOutputLease(lease) }
+        if let file = record.file { releaseFile(file) }
+        if let stream = responseStreams.removeValue(forKey: id.packed) {
+            stream.isFinished = true
+            stream.drainHandler = nil
+        }
+        pendingUpgrades.removeValue(forKey: id.packed)
+        counters.closed += 1
+        System.close(record.fd)
+        if let orphan { enqueue(.abort(orphan, reason)) }
+    }
+}

@@ -1,0 +1,33 @@
+import GustCore
+@_spi(Engine) import GustHTTP1
+import GustIO
+
+extension HTTPEngine {
+    /// Drain mode for this reactor (shutdown, reload): it stops accepting, closes idle
+    /// keep-alive connections at once, and every other connection closes after the exchange
+    /// under way, whose answer says `Connection: close` (a streamed response already under way
+    /// ends, then the connection closes). Requests that arrive on a draining connection after
+    /// its current one are not served. Reactor thread; idempotent.
+    func beginDrain() {
+        guard !draining else { return }
+        draining = true
+        reactor.deregister(listener.fd)
+        connections.forEachID { id in drain(id) }
+    }
+
+    /// Drain mode for one connection.
+    func drain(_ id: SlotID) {
+        guard let c = connections.pointer(to: id) else { return }
+        let buffered = c.pointee.input.map { !$0.pointee.buffer.isEmpty } ?? false
+        switch c.pointee.machine.drain(requestsBuffered: buffered) {
+        case .closeNow:
+            close(id)
+        case .closeAfterExchange:
+            if c.pointee.machine.state.isClosing, let lease = c.pointee.input, lease.pointee.stream == nil {
+                lease.pointee.buffer.clear()  // a turn's requests that will not be served now
+                releaseInputIfDone(c)
+            }
+            settle(id, c)
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import GustCore
+@_spi(Engine) import GustHTTP1
+import GustIO
+
+extension HTTPEngine {
+    // MARK: ReactorDelegate
+
+    /// A descriptor is ready: the listener (accept), a descriptor handed to another protocol,
+    /// or a connection, which is read, written, or closed as its machine's state says.
+    func reactor(_ reactor: Reactor, ready token: UInt64, events: Events) {
+        if token == Self.listenerToken { return acceptConnections() }
+        if token & Self.handoffBit != 0 { return handoffReady(token, events) }
+        let id = SlotID(packed: token)
+        guard let c = connections.pointer(to: id) else { return }  // closed earlier in this batch
+        updateDate()
+        if events.contains(.writable) {
+            return writeReady(id, c)  // level-triggered: anything else is reported again
+        }
+        switch c.pointee.machine.state {
+        case .idle, .readingHead, .readingBody:
+            readAndServe(id, c)
+        case .streamingBody:
+            readAndStream(id, c)
+        case .lingering:
+            readAndDiscard(id, c)
+        case .bodyPaused, .awaitingResponse, .streamingResponse, .closing, .upgraded, .closed:
+            // Watching only for the peer leaving (read hang-up, hang-up or error).
+            close(id)
+        }
+    }
+
+    /// A timer fired: a connection's (its wait may have run out), or nothing of ours.
+    func reactor(_ reactor: Reactor, timerFired payload: UInt64) {
+        // Connection timers carry the slot index and its generation (31 bits).
+        guard let id = connections.id(atIndex: Int(payload & 0xffff_ffff)),
+            UInt64(id.generation) == payload >> 32,
+            let c = connections.pointer(to: id)
+        else { return }
+        c.pointee.timer = .none
+        updateDate()
+        switch c.pointee.machine.timerFired(now: nowNanoseconds, rules) {
+        case .rearm(let change):
+            apply(change, id, c)
+        case .close(let wait):
+            if wait != .linger { counters.timeouts += 1 }
+            close(id)
+        case .requestTimeout(let why):
+            counters.timeouts += 1
+            let mark = output.pointee.writerIndex
+            if let stream = c.pointee.input?.pointee.stream {
+                c.pointee.input!.pointee.stream = nil
+                deliverAbort(stream, .timedOut)  // application code: `c` is looked up again below
+            }
+            guard let c = connections.pointer(to: id) else { return }
+            respond(to: why, id)
+            dropInput(c)
+            finishPass(id, mark)
+        }
+    }
+
+    /// The reactor stops: every connection is closed (a body handler hears `.shutdown`), every
+    /// descriptor handed off is closed.
+    func reactorWillStop(_ reactor: Reactor) {
+        connections.forEachID { id in close(id, reason: .shutdown) }
+        closeHandoffs()
+        if !draining { reactor.deregister(listener.fd) }
+    }
+}

@@ -1,0 +1,151 @@
+import GustCore
+@_spi(Engine) import GustHTTP1
+import GustIO
+
+/// The only place the engine calls application code: route handlers, body pieces, the end of a
+/// body, abort notices, late answers and drain waiters. Every function here takes the
+/// connection's ID, never a pointer to its record: the caller looks the record up again
+/// afterwards. (Application code cannot close a connection or write to it directly; what it
+/// asks for is queued, `HTTPEngine+Work`.)
+extension HTTPEngine {
+    /// Runs the handler routed for the request at the start of `pass`.
+    func callHandler(_ id: SlotID, _ pass: RequestPass, _ invocation: Invocation, _ match: inout RouteMatch) -> HandlerResult {
+        var writer = ResponseWriter(engine: self, connection: id, answer: invocation.answer, canDefer: true, canStream: true)
+        withUnsafePointer(to: &match) { match in
+            let request = Request(
+                base: pass.requestBase, parser: pass.parser, slots: pass.headers, bodyOffset: invocation.body.lowerBound,
+                bodyLength: invocation.body.count, match: match, routes: routes)
+            switch match.pointee.outcome {
+            case .route(let index):
+                routes.handler(index)(request, &writer)
+            case .methodNotAllowed(let node):
+                writer.header("Allow", routes.allowValues[node])
+                writer.send(.methodNotAllowed, "Method Not Allowed\n")
+            case .notFound:
+                if let notFound = routes.notFoundHandler {
+                    notFound(request, &writer)
+                } else {
+                    writer.send(.notFound, "Not Found\n")
+                }
+            }
+        }
+        return writer.result()
+    }
+
+    /// Hands one piece of body to the handler taking it. The handler may answer (the answer
+    /// closes the connection: the rest of the body is still coming) and may pause.
+    func deliverPiece(_ id: SlotID, _ stream: BodyStream, _ piece: UnsafeRawBufferPointer, _ context: AnswerContext) -> HandlerResult {
+        stream.bytesReceived += Int64(piece.count)
+        var closing = context
+        closing.keepAlive = false
+        var writer = ResponseWriter(engine: self, connection: id, answer: closing, canDefer: false, canStream: false)
+        stream.delivering = true
+        stream.handler(.data(BodyChunk(piece)), &writer, stream)
+        stream.delivering = false
+        var result = writer.result()
+        if case .responded = result.answer { stream.isFinished = true } else { result.answer = .nothing }
+        return result
+    }
+
+    /// The body is complete: the handler answers now (or defers, or starts a stream).
+    func deliverEnd(_ id: SlotID, _ stream: BodyStream, _ context: AnswerContext) -> HandlerResult {
+        stream.isFinished = true
+        var writer = ResponseWriter(engine: self, connection: id, answer: context, canDefer: true, canStream: false)
+        stream.handler(.end, &writer, stream)
+        return writer.result()
+    }
+
+    /// Tells a body handler its body will not complete. Its writer can no longer send.
+    func deliverAbort(_ stream: BodyStream, _ reason: BodyAbort) {
+        guard !stream.isFinished else { return }
+        stream.isFinished = true
+        let mark = output.pointee.writerIndex
+        var writer = ResponseWriter(
+            engine: self, connection: stream.connection, answer: AnswerContext(keepAlive: false, isHead: false, version: .http1_1, sequence: 0),
+            canDefer: false, canStream: false)
+        writer.state = .sent
+        stream.handler(.aborted(reason), &writer, stream)
+        _ = writer.result()
+        output.pointee.writerIndex = mark
+    }
+
+    /// Runs a late answer (a deferred response) with a writer for it.
+    func callLateAnswer(_ id: SlotID, _ context: AnswerContext, _ body: (inout ResponseWriter) -> Void) -> HandlerResult {
+        var writer = ResponseWriter(engine: self, connection: id, answer: context, canDefer: false, canStream: false)
+        body(&writer)
+        return writer.result()
+    }
+
+    /// The output of a streamed response drained: runs its waiter, if it has one.
+    func notifyDrained(_ id: SlotID) {
+        guard let stream = responseStreams[id.packed], let waiter = stream.drainHandler else { return }
+        stream.drainHandler = nil
+        waiter()
+    }
+
+    // MARK: Answers the server gives itself
+
+    /// Answers a request the server will not serve (the machine closes the connection after).
+    func respond(to why: Rejection, _ id: SlotID) {
+        if case .timedOut = why {} else { counters.badRequests += 1 }
+        let status = HTTPStatus.predefined(why.status) ?? .badRequest
+        var writer = ResponseWriter(
+            engine: self, connection: id, answer: AnswerContext(keepAlive: false, isHead: false, version: .http1_1, sequence: 0),
+            canDefer: false, canStream: false)
+        writer.send(status, contentType: .plainTextUTF8, "\(status.reason): \(why.detail)\n")
+        _ = writer.result()
+    }
+
+    /// A handler that neither answered nor deferred: 500 on its behalf.
+    func answerForHandler(_ id: SlotID, keepAlive: Bool, _ context: AnswerContext) {
+        var fallback = context
+        fallback.keepAlive = keepAlive
+        var writer = ResponseWriter(engine: self, connection: id, answer: fallback, canDefer: false, canStream: false)
+        writer.send(.internalServerError, "Internal Server Error: the handler sent no response\n")
+        _ = writer.result()
+    }
+
+    /// `RFC 9110 §10.1.1`: the interim response inviting a body.
+    func appendContinue() {
+        output.pointee.append("HTTP/1.1 100 Continue\r\n\r\n")
+    }
+
+    // MARK: What handlers leave behind
+
+    /// The connection takes what the handler's writer leaves it: the file its response ends
+    /// with, a response stream (from now on written through the connection's output), a body
+    /// stream (into the input lease, with the route's limit), a protocol to hand off to.
+    func adopt(_ result: inout HandlerResult, _ id: SlotID, _ c: UnsafeMutablePointer<Connection>, bodyLimit: Int) {
+        if let file = result.file {
+            result.file = nil
+            startFile(c, file)
+        }
+        switch result.attachment {
+        case .none:
+            break
+        case .response(let stream):
+            stream.isAttached = true
+            responseStreams[id.packed] = stream
+        case .body(let stream):
+            if case .takingBody = result.answer {
+                let lease = c.pointee.input ?? takeInputLease(capacity: 0)
+                c.pointee.input = lease
+                lease.pointee.stream = stream
+                lease.pointee.streamLimit = bodyLimit
+            }
+        case .upgrade(let handler):
+            pendingUpgrades[id.packed] = handler
+        }
+        result.attachment = .none
+    }
+
+    /// What a handler left for a connection that is gone: its file is closed, its streams end.
+    func discard(_ result: consuming HandlerResult) {
+        if let file = result.file { System.close(file.fd) }
+        switch result.attachment {
+        case .none, .upgrade: break
+        case .response(let stream): stream.isFinished = true
+        case .body(let stream): stream.isFinished = true
+        }
+    }
+}

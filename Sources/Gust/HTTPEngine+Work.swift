@@ -1,0 +1,181 @@
+import GustCore
+@_spi(Engine) import GustHTTP1
+import GustIO
+
+/// Something application code asked of a connection, carried out once that code has returned
+/// (at the end of the loop iteration, in order): so a callback that answers, writes, finishes
+/// or resumes never runs I/O under the feet of the code that called it.
+enum EngineWork {
+    /// A deferred answer (`DeferredResponse.respond`), for the deferral named by the sequence.
+    case answer(SlotID, UInt32, (inout ResponseWriter) -> Void)
+    /// A response stream wrote pieces into the connection's output: write them.
+    case flush(SlotID)
+    /// A response stream finished (the sequence names it), with its trailer lines.
+    case finishStream(SlotID, UInt32, String)
+    /// A body handler resumed, or paused outside a delivery.
+    case resumeBody(SlotID, BodyStream)
+    case pauseBody(SlotID, BodyStream)
+    /// Tell a body handler its body will not complete (its connection is gone, or closing).
+    case abort(BodyStream, BodyAbort)
+}
+
+extension HTTPEngine {
+    /// Queues work for the end of this loop iteration. Reactor thread only.
+    func enqueue(_ item: EngineWork) {
+        work.append(item)
+        if !workScheduled {
+            workScheduled = true
+            reactor.runSoon(runWork)
+        }
+    }
+
+    /// Carries out the queued work, including work queued meanwhile.
+    func performWork() {
+        workScheduled = false
+        while !work.isEmpty {
+            let batch = work
+            work.removeAll(keepingCapacity: true)
+            updateDate()
+            for item in batch { perform(item) }
+        }
+    }
+
+    func perform(_ item: EngineWork) {
+        switch item {
+        case .answer(let id, let sequence, let body): performAnswer(id, sequence, body)
+        case .flush(let id): performFlush(id)
+        case .finishStream(let id, let sequence, let trailers): performFinish(id, sequence, trailers)
+        case .resumeBody(let id, let stream): performResume(id, stream)
+        case .pauseBody(let id, let stream): performPause(id, stream)
+        case .abort(let stream, let reason): deliverAbort(stream, reason)
+        }
+    }
+
+    // MARK: Deferred answers
+
+    /// Whether connection `id` waits for the deferred answer `sequence`, and none is queued.
+    func isAwaiting(_ id: SlotID, _ sequence: UInt32) -> Bool {
+        guard let c = connections.pointer(to: id) else { return false }
+        guard case .awaitingResponse = c.pointee.machine.state else { return false }
+        return c.pointee.machine.sequence == sequence
+    }
+
+    /// Queues a deferred answer; false when nobody waits for it any more (the client left, or
+    /// it was answered, or an answer is already queued). An answer given inside the handler
+    /// that defers (before the deferral is recorded: its sequence is the next one) is queued
+    /// too: it is carried out once that handler has returned.
+    func queueAnswer(_ id: SlotID, _ sequence: UInt32, _ body: @escaping (inout ResponseWriter) -> Void) -> Bool {
+        guard let c = connections.pointer(to: id), answering != id.packed else { return false }
+        let machine = c.pointee.machine
+        let deferring = machine.sequence &+ 1 == sequence && !machine.isAnswering(machine.sequence)
+        guard isAwaiting(id, sequence) || deferring else { return false }
+        for case .answer(let queued, let s, _) in work where queued == id && s == sequence { return false }
+        enqueue(.answer(id, sequence, body))
+        return true
+    }
+
+    func performAnswer(_ id: SlotID, _ sequence: UInt32, _ body: (inout ResponseWriter) -> Void) {
+        guard isAwaiting(id, sequence), let c = connections.pointer(to: id) else { return }
+        let context = c.pointee.machine.pendingAnswer
+        let mark = output.pointee.writerIndex
+        answering = id.packed
+        var result = callLateAnswer(id, context, body)  // application code
+        answering = 0
+        guard let c = connections.pointer(to: id) else {
+            output.pointee.writerIndex = mark
+            return discard(result)
+        }
+        adopt(&result, id, c, bodyLimit: 0)
+        var after = c.pointee.machine.answeredLate(result.answer)
+        if case .answerForHandler(let keepAlive) = after {
+            answerForHandler(id, keepAlive: keepAlive, context)
+            after = c.pointee.machine.answeredLate(.responded(keepAlive: keepAlive))
+        }
+        resume(id, c, after, mark)
+    }
+
+    /// After a late answer (deferred, or the end of a response stream) is in the output: write
+    /// it, then serve what queued up behind it, or close.
+    func resume(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, _ after: AfterLateAnswer, _ mark: Int) {
+        if after == .close, let lease = c.pointee.input, !lease.pointee.buffer.isEmpty {
+            c.pointee.machine.unreadInputLeft()  // requests that will not be answered: drain them
+            lease.pointee.buffer.clear()
+        }
+        guard emit(id, c, from: mark) else { return }
+        if after == .resume && c.pointee.output == nil && c.pointee.file == nil && c.pointee.input != nil {
+            return serveLease(id, c)
+        }
+        releaseInputIfDone(c)
+        settle(id, c)
+    }
+
+    // MARK: Response streams
+
+    /// Writes one piece of a streamed body: inside the handler that started the stream, into
+    /// the batch under way (after the head); afterwards into the connection's output, written
+    /// at the end of the loop turn. Returns false if the stream is finished or its client gone.
+    func streamWrite(_ stream: ResponseStream, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !stream.isFinished else { return false }
+        guard stream.isAttached else {
+            if !stream.isHead && !bytes.isEmpty { stream.append(bytes, to: &output.pointee) }
+            return true
+        }
+        guard let c = connections.pointer(to: stream.connection), c.pointee.machine.isStreamingResponse(stream.sequence) else {
+            return false
+        }
+        if stream.isHead || bytes.isEmpty { return true }
+        let lease = c.pointee.output ?? takeOutputLease(copying: UnsafeRawBufferPointer(start: nil, count: 0))
+        c.pointee.output = lease
+        stream.append(bytes, to: &lease.pointee)
+        if !c.pointee.flushQueued {
+            c.pointee.flushQueued = true
+            enqueue(.flush(stream.connection))
+        }
+        return true
+    }
+
+    /// Bytes waiting in the connection's output.
+    func pendingOutput(_ id: SlotID) -> Int {
+        connections.pointer(to: id)?.pointee.output?.pointee.readableBytes ?? 0
+    }
+
+    func isStreaming(_ id: SlotID, _ sequence: UInt32) -> Bool {
+        connections.pointer(to: id)?.pointee.machine.isStreamingResponse(sequence) ?? false
+    }
+
+    func performFlush(_ id: SlotID) {
+        guard let c = connections.pointer(to: id) else { return }
+        c.pointee.flushQueued = false
+        // Blocked output goes when the socket has room (epoll says so).
+        guard c.pointee.output != nil, !c.pointee.machine.flags.contains(.writeBlocked) else { return }
+        writeReady(id, c)
+    }
+
+    func performFinish(_ id: SlotID, _ sequence: UInt32, _ trailers: String) {
+        guard let c = connections.pointer(to: id), c.pointee.machine.isStreamingResponse(sequence),
+            let stream = responseStreams.removeValue(forKey: id.packed)
+        else { return }
+        let mark = output.pointee.writerIndex
+        if stream.delimiter == .chunked && !stream.isHead {
+            trailers.withUTF8Bytes { ChunkEncoder.appendEnd(trailers: UnsafeRawBufferPointer($0), to: &output.pointee) }
+        }
+        stream.drainHandler = nil
+        resume(id, c, c.pointee.machine.responseStreamFinished(), mark)
+    }
+
+    // MARK: Body streams
+
+    func performResume(_ id: SlotID, _ stream: BodyStream) {
+        guard let c = connections.pointer(to: id), let lease = c.pointee.input, lease.pointee.stream === stream,
+            !stream.isPaused, c.pointee.machine.bodyResumed(now: nowNanoseconds)
+        else { return }
+        if lease.pointee.buffer.isEmpty { return settle(id, c) }
+        serveLease(id, c)  // what was kept goes first; then reading resumes
+    }
+
+    func performPause(_ id: SlotID, _ stream: BodyStream) {
+        guard let c = connections.pointer(to: id), c.pointee.input?.pointee.stream === stream, stream.isPaused else { return }
+        c.pointee.machine.bodyPaused()
+        settle(id, c)
+    }
+}

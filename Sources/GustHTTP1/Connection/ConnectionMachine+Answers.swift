@@ -1,0 +1,42 @@
+/// What to do once an answer given after the handler returned is in the output (a deferred
+/// response, or the last chunk of a streamed one).
+@_spi(Engine) public enum AfterLateAnswer: Sendable, Equatable {
+    /// Write it; the connection goes back to serving: serve the requests that queued up
+    /// behind the answer, if any.
+    case resume
+    /// Write it, then close (lingering if the flags say so).
+    case close
+    /// The handler answering late did not answer: send a 500 for it, then report again.
+    case answerForHandler(keepAlive: Bool)
+}
+
+extension ConnectionMachine {
+    /// Event: a deferred answer (sequence checked by the caller with `isAnswering`) is in the
+    /// output, or its handler did `answer` with it.
+    public mutating func answeredLate(_ answer: HandlerAnswer) -> AfterLateAnswer {
+        switch answer {
+        case .nothing:
+            return .answerForHandler(keepAlive: pendingAnswer.keepAlive)
+        case .responded(let keepAlive):
+            return finishAnswer(keepAlive: keepAlive && pendingAnswer.keepAlive)
+        default:
+            // A late answer cannot defer again, stream, or upgrade (its writer refuses).
+            return finishAnswer(keepAlive: false)
+        }
+    }
+
+    /// Event: the response stream named by `sequence` wrote its last chunk (or, delimited by
+    /// the close, ended).
+    public mutating func responseStreamFinished() -> AfterLateAnswer {
+        finishAnswer(keepAlive: pendingAnswer.keepAlive)
+    }
+
+    mutating func finishAnswer(keepAlive: Bool) -> AfterLateAnswer {
+        guard keepAlive else {
+            _state = .closing
+            return .close
+        }
+        _state = .idle
+        return .resume
+    }
+}

@@ -1,0 +1,88 @@
+/// What the machine asks for while a handler takes a body piece by piece.
+@_spi(Engine) public enum BodyStep {
+    /// Hand this piece (pointing into the pass's bytes) to the handler, then call
+    /// `pieceDelivered`. `last`: the body ends with it.
+    case piece(UnsafeRawBufferPointer, last: Bool)
+    /// The body is complete: hand the handler its end (it answers), then call `handled`.
+    case end
+    /// Every byte of the pass was body: read more.
+    case needMore
+    /// The body is malformed or too large: tell the handler it was aborted, answer this
+    /// yourself, close after.
+    case reject(Rejection)
+}
+
+/// What to do after a piece was handed over.
+@_spi(Engine) public enum AfterPiece: Sendable, Equatable {
+    /// The next piece (`nextBodyPiece`).
+    case more
+    /// The body is complete: hand the handler its end.
+    case end
+    /// The handler paused: keep the rest of the pass for `resumed`, stop reading.
+    case paused
+    /// The handler answered before the end: the connection closes after the answer, draining
+    /// the rest of the body.
+    case stop
+}
+
+extension ConnectionMachine {
+    /// The next piece of the body being streamed (state `streamingBody`), from `pass.offset`.
+    /// Cost: the framing only; the piece is not copied.
+    public mutating func nextBodyPiece(_ pass: inout RequestPass, limit: Int) -> BodyStep {
+        var piece: UnsafeRawBufferPointer?
+        let result = pass.parser.pointee.streamBody(UnsafeRawBufferPointer(pass.rest), maxBodyBytes: limit) { p in
+            piece = p
+            return false  // one piece per step
+        }
+        switch result {
+        case .needMore:
+            pass.offset = pass.bytes.count
+            return piece.map { .piece($0, last: false) } ?? .needMore
+        case .paused(let consumed):
+            pass.offset += consumed
+            return .piece(piece!, last: false)
+        case .complete(let consumed):
+            pass.offset += consumed
+            return piece.map { .piece($0, last: true) } ?? .end
+        case .tooLarge:
+            _state = .closing
+            _flags.insert(.lingerOnClose)
+            return .reject(.bodyTooLarge(limit: limit))
+        case .invalid(let error):
+            _state = .closing
+            _flags.insert(.lingerOnClose)
+            return .reject(.malformedBody(error))
+        }
+    }
+
+    /// Event: a piece was handed over; the handler `answered` (a response is in the output) and
+    /// / or `paused`.
+    public mutating func pieceDelivered(answered: Bool, paused: Bool, last: Bool) -> AfterPiece {
+        if answered {
+            _state = .closing
+            _flags.remove(.answerKeepAlive)
+            _flags.insert(.lingerOnClose)
+            return .stop
+        }
+        if last { return .end }
+        if paused {
+            _state = .bodyPaused
+            return .paused
+        }
+        return .more
+    }
+
+    /// Event: the handler paused the body outside a piece's delivery (from a timer, say).
+    public mutating func bodyPaused() {
+        if _state == .streamingBody { _state = .bodyPaused }
+    }
+
+    /// Event: the handler resumed a paused body; true when delivery goes on (the driver then
+    /// hands over what it kept, and reads again).
+    public mutating func bodyResumed(now: Int64) -> Bool {
+        guard _state == .bodyPaused else { return false }
+        _state = .streamingBody
+        _since = now
+        return true
+    }
+}

@@ -1,0 +1,199 @@
+/// What a connection wants its descriptor watched for.
+@_spi(Engine) public enum Interest: UInt8, Sendable {
+    /// Requests, body bytes, or a lingering client's last bytes.
+    case read
+    /// Room to write the output the socket would not take.
+    case write
+    /// Only the peer leaving (while it waits on its handler, or while a body is paused).
+    case hangup
+    /// Nothing (it is about to close).
+    case none
+}
+
+/// What to do with the connection's timer so that it fires no later than the current deadline.
+@_spi(Engine) public enum TimerChange: Sendable, Equatable {
+    /// It already does (or nothing is timed).
+    case keep
+    /// Arm it for this deadline.
+    case arm(at: Int64)
+    /// Move it earlier, to this deadline.
+    case moveTo(Int64)
+}
+
+/// What a connection is waiting for, each with its own timeout.
+@_spi(Engine) public enum ConnectionWait: UInt8, Sendable {
+    /// The rest of a request head (or a new connection's first request). 408, then close.
+    case header
+    /// More of a request body. 408, then close.
+    case body
+    /// A keep-alive connection between requests. Closed quietly.
+    case idle
+    /// A client to take output it is not reading. Closed, everything freed.
+    case write
+    /// A lingering close to finish. Closed.
+    case linger
+}
+
+/// What a fired timer comes to.
+@_spi(Engine) public enum TimeoutAction: Sendable, Equatable {
+    /// The wait it was armed for has moved on: nothing, or it was re-armed (`TimerChange`).
+    case rearm(TimerChange)
+    /// Close at once (idle, write stall, linger, or no byte of a request ever came).
+    case close(ConnectionWait)
+    /// Answer 408 (after telling a body handler its body was aborted), then close.
+    case requestTimeout(Rejection)
+}
+
+/// What a drain request comes to for one connection.
+@_spi(Engine) public enum DrainAction: Sendable, Equatable {
+    /// Nothing is under way: close now.
+    case closeNow
+    /// It closes after the exchange under way (its answer says `Connection: close`).
+    case closeAfterExchange
+}
+
+extension ConnectionMachine {
+    // MARK: Output
+
+    /// Event: output stayed behind (the socket is full); the write timeout runs from `now`.
+    public mutating func writeBlocked(now: Int64) {
+        _flags.insert(.writeBlocked)
+        _since = now
+    }
+
+    /// Event: some of the output went out; the write timeout starts again.
+    public mutating func writeProgressed(now: Int64) {
+        _since = now
+    }
+
+    /// Event: every pending byte is out.
+    public mutating func writeDrained() {
+        _flags.remove(.writeBlocked)
+    }
+
+    // MARK: Watching and timing
+
+    /// What the descriptor should be watched for now.
+    @inlinable @inline(__always) public func interest() -> Interest {
+        if _flags.contains(.writeBlocked) { return .write }
+        switch _state {
+        case .idle, .readingHead, .readingBody, .streamingBody, .lingering: return .read
+        case .bodyPaused, .awaitingResponse, .streamingResponse: return .hangup
+        case .closing, .upgraded, .closed: return .none
+        }
+    }
+
+    /// What the connection waits for now, and until when; nil when nothing is timed (a deferred
+    /// answer or a paused body: the handler's business; issue-level deadlines come later).
+    /// `requestsBuffered`: the driver holds bytes of requests not served yet.
+    public func currentWait(_ rules: ConnectionRules) -> (wait: ConnectionWait, deadline: Int64)? {
+        if _state == .lingering { return (.linger, _since &+ rules.lingerTimeout) }
+        if _flags.contains(.writeBlocked) { return (.write, _since &+ rules.writeTimeout) }
+        switch _state {
+        case .idle: return _requests == 0 ? (.header, _since &+ rules.headerTimeout) : (.idle, _since &+ rules.idleTimeout)
+        case .readingHead: return (.header, _since &+ rules.headerTimeout)
+        case .readingBody, .streamingBody: return (.body, _since &+ rules.bodyTimeout)
+        default: return nil
+        }
+    }
+
+    /// Makes the timer fire no later than the current deadline (timers are re-armed lazily:
+    /// only a deadline *earlier* than the armed one moves it; a later one is found when it
+    /// fires). On the keep-alive path: a few compares, `.keep`.
+    @inlinable @inline(__always) public mutating func timerChange(_ rules: ConnectionRules) -> TimerChange {
+        if _state == .idle && _flags.contains(.timerArmed) && _requests > 0 && !_flags.contains(.writeBlocked)
+            && _timerAt <= _since &+ rules.idleTimeout
+        {
+            return .keep
+        }
+        return slowTimerChange(rules)
+    }
+
+    @usableFromInline mutating func slowTimerChange(_ rules: ConnectionRules) -> TimerChange {
+        guard let (_, deadline) = currentWait(rules) else { return .keep }
+        if !_flags.contains(.timerArmed) {
+            _flags.insert(.timerArmed)
+            _timerAt = deadline
+            return .arm(at: deadline)
+        }
+        if deadline < _timerAt {
+            _timerAt = deadline
+            return .moveTo(deadline)
+        }
+        return .keep
+    }
+
+    /// Event: the connection's timer fired at `now` (it is no longer armed).
+    public mutating func timerFired(now: Int64, _ rules: ConnectionRules) -> TimeoutAction {
+        _flags.remove(.timerArmed)
+        guard let (wait, deadline) = currentWait(rules) else { return .rearm(.keep) }
+        if deadline > now { return .rearm(slowTimerChange(rules)) }
+        switch wait {
+        case .idle, .linger, .write:
+            return .close(wait)
+        case .header where _state == .idle:
+            return .close(.header)  // not one byte of a request: nothing to answer
+        case .header, .body:
+            _state = .closing
+            _flags.insert(.lingerOnClose)
+            return .requestTimeout(.timedOut(head: wait == .header))
+        }
+    }
+
+    // MARK: Closing
+
+    /// Whether a close now should linger (shut down our side, read and discard until the client
+    /// closes) rather than close at once.
+    public var closesByLingering: Bool { _flags.contains(.lingerOnClose) }
+
+    /// Event: bytes that will never be served are left (requests behind a final answer): the
+    /// close lingers so that they do not turn it into a reset.
+    public mutating func unreadInputLeft() {
+        _flags.insert(.lingerOnClose)
+    }
+
+    /// Event: our side is shut down; lingering starts at `now`.
+    public mutating func startedLingering(now: Int64) {
+        _state = .lingering
+        _since = now
+    }
+
+    /// Event: a lingering client sent `count` more bytes; true when it has sent too much and the
+    /// connection should be closed outright.
+    public mutating func discardedWhileLingering(_ count: Int, _ rules: ConnectionRules) -> Bool {
+        _discarded = UInt32(clamping: Int(_discarded) + count)
+        return Int(_discarded) > rules.lingerByteBudget
+    }
+
+    /// Event: the record is being released.
+    public mutating func closed() {
+        _state = .closed
+    }
+
+    // MARK: Draining
+
+    /// Event: the server drains (shutdown or reload): take no request after the current one.
+    /// `requestsBuffered`: the driver holds bytes of requests not served yet.
+    public mutating func drain(requestsBuffered: Bool) -> DrainAction {
+        _flags.insert(.draining)
+        _flags.remove(.answerKeepAlive)
+        switch _state {
+        case .idle:
+            if _flags.contains(.writeBlocked) || requestsBuffered {
+                // Its last responses are still going out (or a turn's requests wait): close
+                // once they are written; requests not served are dropped, lingering.
+                _state = .closing
+                if requestsBuffered { _flags.insert(.lingerOnClose) }
+                return .closeAfterExchange
+            }
+            return .closeNow
+        case .closing, .lingering, .upgraded, .closed:
+            return .closeAfterExchange
+        default:
+            return .closeAfterExchange
+        }
+    }
+
+    /// Whether the connection drains.
+    public var isDraining: Bool { _flags.contains(.draining) }
+}
