@@ -86,10 +86,10 @@ extension HTTPEngine {
             return discard(result)
         }
         adopt(&result, id, c, bodyLimit: 0)
-        var after = c.pointee.machine.answeredLate(result.answer)
+        var after = c.pointee.machine.answeredLate(result.answer, now: nowNanoseconds)
         if case .answerForHandler(let keepAlive) = after {
             answerForHandler(id, keepAlive: keepAlive, context)
-            after = c.pointee.machine.answeredLate(.responded(keepAlive: keepAlive))
+            after = c.pointee.machine.answeredLate(.responded(keepAlive: keepAlive), now: nowNanoseconds)
         }
         resume(id, c, after, mark)
     }
@@ -160,7 +160,7 @@ extension HTTPEngine {
             trailers.withUTF8Bytes { ChunkEncoder.appendEnd(trailers: UnsafeRawBufferPointer($0), to: &output.pointee) }
         }
         stream.drainHandler = nil
-        resume(id, c, c.pointee.machine.responseStreamFinished(), mark)
+        resume(id, c, c.pointee.machine.responseStreamFinished(now: nowNanoseconds), mark)
     }
 
     // MARK: Body streams

@@ -13,25 +13,27 @@
 extension ConnectionMachine {
     /// Event: a deferred answer (sequence checked by the caller with `isAnswering`) is in the
     /// output, or its handler did `answer` with it.
-    public mutating func answeredLate(_ answer: HandlerAnswer) -> AfterLateAnswer {
+    public mutating func answeredLate(_ answer: HandlerAnswer, now: Int64) -> AfterLateAnswer {
         switch answer {
         case .nothing:
             return .answerForHandler(keepAlive: pendingAnswer.keepAlive)
         case .responded(let keepAlive):
-            return finishAnswer(keepAlive: keepAlive && pendingAnswer.keepAlive)
+            return finishAnswer(keepAlive: keepAlive && pendingAnswer.keepAlive, now: now)
         default:
             // A late answer cannot defer again, stream, or upgrade (its writer refuses).
-            return finishAnswer(keepAlive: false)
+            return finishAnswer(keepAlive: false, now: now)
         }
     }
 
     /// Event: the response stream named by `sequence` wrote its last chunk (or, delimited by
     /// the close, ended).
-    public mutating func responseStreamFinished() -> AfterLateAnswer {
-        finishAnswer(keepAlive: pendingAnswer.keepAlive)
+    public mutating func responseStreamFinished(now: Int64) -> AfterLateAnswer {
+        finishAnswer(keepAlive: pendingAnswer.keepAlive, now: now)
     }
 
-    mutating func finishAnswer(keepAlive: Bool) -> AfterLateAnswer {
+    /// The exchange is over at `now`: the idle wait (however long the answer took) starts here.
+    mutating func finishAnswer(keepAlive: Bool, now: Int64) -> AfterLateAnswer {
+        _since = now
         guard keepAlive else {
             _state = .closing
             return .close
