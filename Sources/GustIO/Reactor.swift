@@ -28,9 +28,9 @@ public struct ReactorClock: Sendable {
 public final class Reactor {
     public let handle: ReactorHandle
     public var id: Int { handle.id }
-    @usableFromInline let epollFD: Int32
-    let events: UnsafeMutableRawPointer
-    let maxEvents: Int32
+    /// What the loop waits on (`ReactorBackend`): epoll today. A concrete type, so that the
+    /// calls on the hot path are direct.
+    @usableFromInline let backend: EpollBackend
     var timers: TimerWheel
     var callbacks: [UInt64: () -> Void] = [:]
     var nextCallbackKey: UInt64 = 0
@@ -64,16 +64,13 @@ public final class Reactor {
     /// Makes the reactor for `handle`; call on the thread that will run it.
     public init(handle: ReactorHandle, maxEventsPerWait: Int = 512) {
         self.handle = handle
-        epollFD = handle.epollFD
-        maxEvents = Int32(maxEventsPerWait)
-        events = .allocate(byteCount: maxEventsPerWait * cgust_epoll_event_size(), alignment: 16)
+        backend = EpollBackend(epollFD: handle.epollFD, maxEvents: maxEventsPerWait)
         clock = .allocate(capacity: 1)
         clock.initialize(to: ReactorClock(now: System.monotonicNow(), wallClockSeconds: System.wallClockSeconds()))
         timers = TimerWheel(now: clock.pointee.now)
     }
 
     deinit {
-        events.deallocate()
         clock.deallocate()
     }
 
@@ -81,17 +78,17 @@ public final class Reactor {
 
     /// Adds `fd` to the epoll set; its readiness is reported with `token` (not `UInt64.max`).
     @inlinable public func register(_ fd: Int32, interest: Events, token: UInt64) throws(SystemError) {
-        try System.epollControl(epollFD, CGUST_EPOLL_CTL_ADD, fd, events: interest.rawValue, data: token)
+        try backend.register(fd, interest: interest, token: token)
     }
 
     /// Changes what `fd` is watched for.
     @inlinable public func modify(_ fd: Int32, interest: Events, token: UInt64) throws(SystemError) {
-        try System.epollControl(epollFD, CGUST_EPOLL_CTL_MOD, fd, events: interest.rawValue, data: token)
+        try backend.modify(fd, interest: interest, token: token)
     }
 
-    /// Removes `fd` from the epoll set (closing it does so too).
+    /// Stops watching `fd` (closing it does so too).
     public func deregister(_ fd: Int32) {
-        try? System.epollControl(epollFD, CGUST_EPOLL_CTL_DEL, fd, events: 0, data: 0)
+        backend.deregister(fd)
     }
 
     // MARK: Timers
@@ -167,22 +164,25 @@ public final class Reactor {
                 let ns = deadline.nanoseconds &- now.nanoseconds
                 timeout = ns <= 0 ? 0 : Int32(clamping: (ns + 999_999) / 1_000_000)
             }
-            let n: Int
+            // The clock is read once per iteration, right after the wait (before the first
+            // event, or after an empty wait).
+            var started = false
             do {
-                n = try System.epollWait(epollFD, events: events, maxEvents: maxEvents, timeoutMilliseconds: timeout)
+                _ = try backend.wait(timeoutMilliseconds: timeout) { token, events in
+                    if !started {
+                        started = true
+                        startIteration()
+                    }
+                    if token == Self.wakeToken {
+                        for job in handle.takeJobs() { job(self) }
+                    } else {
+                        delegate.reactor(self, ready: token, events: events)
+                    }
+                }
             } catch {
                 fatalError("reactor \(id): \(error)")
             }
-            clock.pointee = ReactorClock(now: System.monotonicNow(), wallClockSeconds: System.wallClockSeconds())
-            iterations &+= 1
-            for i in 0..<Int32(n) {
-                let token = cgust_epoll_event_data(events, i)
-                if token == Self.wakeToken {
-                    for job in handle.takeJobs() { job(self) }
-                } else {
-                    delegate.reactor(self, ready: token, events: Events(rawValue: cgust_epoll_event_flags(events, i)))
-                }
-            }
+            if !started { startIteration() }
             if timers.count > 0 {
                 timers.advance(to: now)
                 while let payload = timers.popExpired() {
@@ -211,6 +211,11 @@ public final class Reactor {
         soon.removeAll()
         immediate.removeAll()
         deregister(handle.wakeFD)
+    }
+
+    @inline(__always) func startIteration() {
+        clock.pointee = ReactorClock(now: System.monotonicNow(), wallClockSeconds: System.wallClockSeconds())
+        iterations &+= 1
     }
 
     /// Ends the loop after the current iteration. Reactor thread only (from another thread:

@@ -40,25 +40,25 @@
 
     public struct Flags: OptionSet, Sendable {
         public var rawValue: UInt8
-        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
         /// Close by lingering (shut down our side, drain the client) rather than at once: after
         /// an error response, or when unread bytes would otherwise turn the close into a reset.
-        public static let lingerOnClose = Flags(rawValue: 1)
+        @inlinable public static var lingerOnClose: Flags { Flags(rawValue: 1) }
         /// The answer being waited for (deferred, streamed, or at the end of a streamed body)
         /// keeps the connection open.
-        public static let answerKeepAlive = Flags(rawValue: 2)
+        @inlinable public static var answerKeepAlive: Flags { Flags(rawValue: 2) }
         /// That answer is to a HEAD request.
-        public static let answerIsHead = Flags(rawValue: 4)
+        @inlinable public static var answerIsHead: Flags { Flags(rawValue: 4) }
         /// That answer is to an HTTP/1.0 request.
-        public static let answerIsHTTP10 = Flags(rawValue: 8)
+        @inlinable public static var answerIsHTTP10: Flags { Flags(rawValue: 8) }
         /// The current request's `100 Continue` went out.
-        public static let continueSent = Flags(rawValue: 16)
+        @inlinable public static var continueSent: Flags { Flags(rawValue: 16) }
         /// Output is waiting for the socket to take it.
-        public static let writeBlocked = Flags(rawValue: 32)
+        @inlinable public static var writeBlocked: Flags { Flags(rawValue: 32) }
         /// Draining: no request after the current one; the next response says `Connection: close`.
-        public static let draining = Flags(rawValue: 64)
+        @inlinable public static var draining: Flags { Flags(rawValue: 64) }
         /// The connection's timer is armed, for `timerAt`.
-        public static let timerArmed = Flags(rawValue: 128)
+        @inlinable public static var timerArmed: Flags { Flags(rawValue: 128) }
     }
 
     // The state is the machine's own: read through the getters below, written only by its
