@@ -40,5 +40,7 @@ let package = Package(
         .testTarget(name: "GustIOTests", dependencies: ["GustIO", "GustCore"], swiftSettings: strict),
         .testTarget(name: "GustBenchTests", dependencies: ["GustBench", "GustCore", "GustHTTP1"], swiftSettings: strict),
         .testTarget(name: "GustTests", dependencies: ["Gust", "GustDemo", "GustIO", "GustHTTP1"], swiftSettings: strict),
+        // An application's view: `import Gust` and nothing else.
+        .testTarget(name: "GustAppTests", dependencies: ["Gust"], swiftSettings: strict),
     ]
 )

@@ -1,7 +1,7 @@
 // libFuzzer harness for the chunked decoder (built by scripts/fuzz.sh). Property: decoding the
 // input whole, byte by byte, and in pieces whose sizes the input's first byte picks, gives the
 // same verdict, the same data and the same end; data pieces never exceed the input.
-import GustHTTP1
+@_spi(GustInternal) import GustHTTP1
 
 func decode(_ input: UnsafeRawBufferPointer, step: Int) -> (ChunkedResult, [UInt8], Int) {
     var decoder = ChunkedDecoder(maxExtensionBytes: 64, maxTrailerBytes: 256)

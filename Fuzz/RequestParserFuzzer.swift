@@ -8,7 +8,7 @@
 //    it agree on the body bytes, its length, and the verdict.
 //
 // A broken property is a crash (fatalError), which libFuzzer reports with the input.
-import GustHTTP1
+@_spi(GustInternal) import GustHTTP1
 
 let limits = RequestLimits(maxRequestLineBytes: 512, maxHeaderBytes: 2048, maxHeaderCount: 16, maxBodyBytes: 4096)
 

@@ -1,7 +1,7 @@
 import Benchmark
-import Gust
-import GustCore
-import GustHTTP1
+@_spi(GustInternal) import Gust
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustHTTP1
 
 // Pure-codec benchmarks: the request parser, the response encoder and the router on plain bytes,
 // no sockets. Each counts heap allocations; the budget for all of them is zero (see Thresholds/

@@ -1,8 +1,8 @@
 import Benchmark
-import Gust
+@_spi(GustInternal) import Gust
 import GustBench
 import GustDemo
-import GustIO
+@_spi(GustInternal) import GustIO
 
 // `gust bench`'s engine in steady state: a `BenchSession` (one reactor thread) drives `gust
 // serve`'s demo app (one reactor thread) in this process. Each sample measures a 50 ms window of

@@ -2,9 +2,9 @@ import Benchmark
 #if canImport(Glibc)
 import Glibc
 #endif
-import Gust
+@_spi(GustInternal) import Gust
 import GustDemo
-import GustIO
+@_spi(GustInternal) import GustIO
 
 // Whole requests through the real server: `gust serve`'s demo app on one reactor thread in this
 // process, a blocking loopback client in the benchmark thread. The malloc counter sums every

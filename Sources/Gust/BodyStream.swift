@@ -1,4 +1,5 @@
-import GustCore
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustIO
 
 /// What a streaming-body handler is given, piece by piece.
 public enum BodyPart {

@@ -1,5 +1,5 @@
-@_spi(Engine) import GustHTTP1
-import GustIO
+@_spi(GustInternal) import GustHTTP1
+@_spi(GustInternal) import GustIO
 
 /// Everything a `Server` needs to know before it starts. Defaults suit a production server on
 /// a small machine; every limit is documented where it is enforced.

@@ -1,6 +1,6 @@
-import GustCore
-@_spi(Engine) import GustHTTP1
-import GustIO
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustHTTP1
+@_spi(GustInternal) import GustIO
 
 /// One client connection: a small record in the reactor's slab (72 bytes), found from epoll's
 /// user data by slot and generation. Its protocol state is `machine` (pure, in GustHTTP1); the

@@ -1,4 +1,4 @@
-@_spi(Engine) import GustHTTP1
+@_spi(GustInternal) import GustHTTP1
 
 /// A response media type, held as its whole precomputed header line
 /// ("Content-Type: text/plain\r\n") so writing it is one copy.

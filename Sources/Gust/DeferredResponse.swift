@@ -1,5 +1,5 @@
-import GustCore
-import GustIO
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustIO
 
 /// A response a handler put off (`ResponseWriter.deferResponse()`), to be sent later: from a
 /// timer or another handler on the same reactor, or from any other thread (a database driver's,

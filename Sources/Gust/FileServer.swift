@@ -1,6 +1,6 @@
-import GustCore
-@_spi(Engine) import GustHTTP1
-import GustIO
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustHTTP1
+@_spi(GustInternal) import GustIO
 
 /// How a file route serves its directory.
 public struct FileServerOptions: Sendable {
@@ -180,7 +180,7 @@ final class FileRoot: Sendable {
         res.header("Accept-Ranges", "bytes")
         var range = ByteRange.whole
         if req.method == .get && rangeStillApplies(req, etag: etag, lastModified: lastModified) {
-            range = req.withHeader("Range") { value in value.map { ByteRange.parse($0, size: status.size) } ?? .whole }
+            range = req.withUnsafeHeader("Range") { value in value.map { ByteRange.parse($0, size: status.size) } ?? .whole }
         }
         switch range {
         case .whole:
@@ -222,9 +222,9 @@ final class FileRoot: Sendable {
 
     /// RFC 9110 §13.2.2: If-None-Match first (weak comparison); If-Modified-Since only without it.
     func isNotModified(_ req: borrowing Request, etag: UnsafeBufferPointer<UInt8>, modified: Int64) -> Bool {
-        let noneMatch: Bool? = req.withHeader("If-None-Match") { value in value.map { EntityTags.noneMatchHits($0, tag: etag) } }
+        let noneMatch: Bool? = req.withUnsafeHeader("If-None-Match") { value in value.map { EntityTags.noneMatchHits($0, tag: etag) } }
         if let noneMatch { return noneMatch }
-        return req.withHeader("If-Modified-Since") { value in
+        return req.withUnsafeHeader("If-Modified-Since") { value in
             guard let value, let since = HTTPDate.parse(value) else { return false }
             return modified <= since
         }
@@ -233,7 +233,7 @@ final class FileRoot: Sendable {
     /// RFC 9110 §13.1.5: a Range with If-Range applies only if the validator still matches
     /// (an entity-tag by strong comparison, or exactly the Last-Modified date).
     func rangeStillApplies(_ req: borrowing Request, etag: UnsafeBufferPointer<UInt8>, lastModified: UnsafeBufferPointer<UInt8>) -> Bool {
-        req.withHeader("If-Range") { value in
+        req.withUnsafeHeader("If-Range") { value in
             guard let value else { return true }
             if value.first == 0x22 || value.first == 0x57 { return EntityTags.strongMatch(value, tag: etag) }  // '"' or "W/"
             return value.elementsEqual(lastModified)

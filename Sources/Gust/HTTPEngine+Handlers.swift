@@ -1,6 +1,6 @@
-import GustCore
-@_spi(Engine) import GustHTTP1
-import GustIO
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustHTTP1
+@_spi(GustInternal) import GustIO
 
 /// The only place the engine calls application code: route handlers, body pieces, the end of a
 /// body, abort notices, late answers and drain waiters. Every function here takes the

@@ -1,6 +1,6 @@
-import GustCore
-@_spi(Engine) import GustHTTP1
-import GustIO
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustHTTP1
+@_spi(GustInternal) import GustIO
 
 /// How a pass of a connection's machine over bytes ended (`runPass`).
 enum PassEnd: Equatable {
@@ -32,7 +32,7 @@ extension HTTPEngine {
     func readAndServe(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
         if let lease = c.pointee.input {
             makeRoomToRead(lease)
-            guard let n = readOnce(id, c, into: lease.pointee.buffer.writePointer, count: lease.pointee.buffer.writableBytes),
+            guard let n = readOnce(id, c, into: lease.pointee.buffer.unsafeWritePointer, count: lease.pointee.buffer.writableBytes),
                 n > 0
             else { return }
             lease.pointee.buffer.writerIndex += n
@@ -134,7 +134,7 @@ extension HTTPEngine {
     /// sent, after a paused body resumed, or on its next turn).
     func serveLease(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
         guard let held = c.pointee.input else { return finishPass(id, output.pointee.writerIndex) }
-        var pass = RequestPass(bytes: held.pointee.buffer.mutableReadable, parser: held.pointee.parser, headers: held.pointee.headers)
+        var pass = RequestPass(bytes: held.pointee.buffer.unsafeMutableReadable, parser: held.pointee.parser, headers: held.pointee.headers)
         let mark = output.pointee.writerIndex
         var c = c
         let end = runPass(id, &c, &pass, mark)

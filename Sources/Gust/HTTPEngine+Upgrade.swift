@@ -1,6 +1,6 @@
-import GustCore
-@_spi(Engine) import GustHTTP1
-import GustIO
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustHTTP1
+@_spi(GustInternal) import GustIO
 
 /// A protocol a connection switches to after `101 Switching Protocols` (WebSocket, ...), spoken
 /// on the reactor that served the upgrade request. The engine gives it the connection's
@@ -78,7 +78,7 @@ extension HTTPEngine {
         }
         guard let handler = pendingUpgrades.removeValue(forKey: id.packed) else { return close(id) }
         var bytes: [UInt8] = []
-        if let lease = c.pointee.input { bytes.append(contentsOf: lease.pointee.buffer.readable) }
+        if let lease = c.pointee.input { bytes.append(contentsOf: lease.pointee.buffer.unsafeReadable) }
         bytes.append(contentsOf: unread)
         guard var record = connections.remove(id) else { return }
         record.machine.closed()

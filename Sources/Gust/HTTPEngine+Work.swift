@@ -1,6 +1,6 @@
-import GustCore
-@_spi(Engine) import GustHTTP1
-import GustIO
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustHTTP1
+@_spi(GustInternal) import GustIO
 
 /// Something application code asked of a connection, carried out once that code has returned
 /// (at the end of the loop iteration, in order): so a callback that answers, writes, finishes

@@ -1,6 +1,6 @@
-import GustCore
-@_spi(Engine) import GustHTTP1
-import GustIO
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustHTTP1
+@_spi(GustInternal) import GustIO
 
 extension HTTPEngine {
     /// Writes `output[mark...]` to the connection with one `send` (or queues it behind output
@@ -12,7 +12,7 @@ extension HTTPEngine {
         let count = output.pointee.writerIndex - mark
         if count > 0 {
             defer { output.pointee.writerIndex = mark }
-            let bytes = UnsafeRawBufferPointer(start: output.pointee.base + mark, count: count)
+            let bytes = UnsafeRawBufferPointer(start: output.pointee.unsafeBase + mark, count: count)
             if let pending = c.pointee.output {
                 pending.pointee.append(bytes)
                 return true
@@ -99,7 +99,7 @@ extension HTTPEngine {
     func writeReady(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
         if let pending = c.pointee.output {
             do {
-                let readable = pending.pointee.readable
+                let readable = pending.pointee.unsafeReadable
                 switch try System.write(c.pointee.fd, from: readable.baseAddress!, count: readable.count) {
                 case .processed(let written):
                     pending.pointee.readerIndex += written

@@ -1,6 +1,6 @@
-import GustCore
-@_spi(Engine) import GustHTTP1
-import GustIO
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustHTTP1
+@_spi(GustInternal) import GustIO
 
 /// The HTTP/1.1 server side of one reactor: the driver of its connections' state machines.
 ///
@@ -90,7 +90,7 @@ final class HTTPEngine: ReactorDelegate {
 
     init(reactor: Reactor, listener: Listener, routes: RouteTable, configuration: ServerConfiguration) {
         self.reactor = reactor
-        clock = UnsafePointer(reactor.clock)
+        clock = UnsafePointer(reactor.unsafeClock)
         self.routes = routes
         self.listener = listener
         rules = configuration.connectionRules

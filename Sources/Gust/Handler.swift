@@ -1,4 +1,4 @@
-@_spi(Engine) import GustHTTP1
+@_spi(GustInternal) import GustHTTP1
 
 /// An inline handler: runs on the reactor thread with a borrowed view of the request and a
 /// writer that encodes straight into the connection's output. It must not block, and it cannot

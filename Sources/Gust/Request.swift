@@ -1,4 +1,4 @@
-@_spi(Engine) import GustHTTP1
+@_spi(GustInternal) import GustHTTP1
 
 /// A borrowed view of one request, handed to an inline handler. It points into the connection's
 /// input bytes, which are only valid during the handler call; the type is non-copyable and
@@ -10,12 +10,12 @@
 ///
 /// Threading: reactor thread only, during the handler call.
 public struct Request: ~Copyable {
-    @usableFromInline let base: UnsafePointer<UInt8>
-    @usableFromInline let parser: UnsafePointer<RequestParser>
-    @usableFromInline let slots: UnsafePointer<HeaderSlot>
-    @usableFromInline let bodyOffset: Int
-    @usableFromInline let bodyLength: Int
-    @usableFromInline let match: UnsafePointer<RouteMatch>
+    let base: UnsafePointer<UInt8>
+    let parser: UnsafePointer<RequestParser>
+    let slots: UnsafePointer<HeaderSlot>
+    let bodyOffset: Int
+    let bodyLength: Int
+    let match: UnsafePointer<RouteMatch>
     unowned(unsafe) let routes: RouteTable
 
     init(
@@ -157,7 +157,7 @@ public struct Request: ~Copyable {
 
     /// The value of the first header field named `name` in place (nil when absent), without a
     /// copy. Valid only inside `body`.
-    public func withHeader<R>(_ name: StaticString, _ body: (UnsafeBufferPointer<UInt8>?) throws -> R) rethrows -> R {
+    public func withUnsafeHeader<R>(_ name: StaticString, _ body: (UnsafeBufferPointer<UInt8>?) throws -> R) rethrows -> R {
         let view = headerView
         let index = view.firstIndex(named: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
         return try body(index.map { view.value(at: $0) })

@@ -1,5 +1,6 @@
-import GustCore
-@_spi(Engine) import GustHTTP1
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustIO
+@_spi(GustInternal) import GustHTTP1
 
 /// A response whose body is written piece by piece after the handler returns
 /// (`ResponseWriter.startStream`): chunked for HTTP/1.1 clients, delimited by closing the

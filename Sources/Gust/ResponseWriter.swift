@@ -1,6 +1,6 @@
-import GustCore
-@_spi(Engine) import GustHTTP1
-import GustIO
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustHTTP1
+@_spi(GustInternal) import GustIO
 
 /// Writes one response straight into the reactor's output buffer: status line, `Server`,
 /// `Content-Type`, `Content-Length`, `Date`, `Connection` when needed, any headers added with
@@ -21,7 +21,7 @@ import GustIO
 public struct ResponseWriter: ~Copyable {
     enum State: UInt8 { case pending, sent, deferred, streamingResponse, takingBody, upgrading }
 
-    @usableFromInline let out: UnsafeMutablePointer<ByteBuffer>
+    let out: UnsafeMutablePointer<ByteBuffer>
     let date: UnsafeRawBufferPointer
     let serverLine: UnsafeBufferPointer<UInt8>
     unowned(unsafe) let engine: HTTPEngine

@@ -1,6 +1,6 @@
 /// The outcome of routing one request: which route, and where its captures lie (offsets from
 /// the start of the request). Fixed capacity, lives on the stack.
-public struct RouteMatch {
+@_spi(GustInternal) public struct RouteMatch {
     public static let capacity = 8
 
     public enum Outcome: Equatable {

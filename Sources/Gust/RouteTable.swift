@@ -1,4 +1,4 @@
-@_spi(Engine) import GustHTTP1
+@_spi(GustInternal) import GustHTTP1
 
 /// A compiled router: a trie of path segments flattened into plain arrays of records, so a lookup
 /// walks raw memory: no allocation, no reference counting, no hashing.
@@ -6,7 +6,7 @@
 /// Threading: immutable after construction; shared by every reactor.
 /// Cost of `match`: one compare per candidate edge per segment; backtracking is bounded by the
 /// depth of the deepest pattern.
-public final class RouteTable: @unchecked Sendable {
+@_spi(GustInternal) public final class RouteTable: @unchecked Sendable {
     struct Node {
         var firstEdge: Int32 = 0
         var edgeCount: Int32 = 0

@@ -1,4 +1,4 @@
-@_spi(Engine) import GustHTTP1
+@_spi(GustInternal) import GustHTTP1
 
 /// Collects routes: a method and a path pattern per handler.
 ///
@@ -26,7 +26,7 @@ public final class Router {
     var notFoundHandler: Handler?
 
     /// The most `:name` and `*` captures one pattern may have.
-    public static let maximumParameters = RouteMatch.capacity
+    public static let maximumParameters = 8  // RouteMatch.capacity
 
     public init() {}
 
@@ -70,5 +70,5 @@ public final class Router {
     public func notFound(_ handler: @escaping Handler) { notFoundHandler = handler }
 
     /// The immutable, shareable table the reactors route with.
-    public func compile() -> RouteTable { RouteTable(routes: routes, notFound: notFoundHandler) }
+    @_spi(GustInternal) public func compile() -> RouteTable { RouteTable(routes: routes, notFound: notFoundHandler) }
 }

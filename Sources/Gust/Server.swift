@@ -1,6 +1,6 @@
-import GustCore
-@_spi(Engine) import GustHTTP1
-import GustIO
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustHTTP1
+@_spi(GustInternal) import GustIO
 import Synchronization
 
 /// An HTTP/1.1 server: N reactor threads, each with its own SO_REUSEPORT listener, serving one

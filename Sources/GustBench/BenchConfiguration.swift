@@ -1,4 +1,4 @@
-import GustIO
+@_spi(GustInternal) import GustIO
 
 /// Everything one benchmark run needs; validated before anything starts.
 public struct BenchConfiguration: Sendable {

@@ -1,6 +1,6 @@
-import GustCore
-import GustHTTP1
-import GustIO
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustHTTP1
+@_spi(GustInternal) import GustIO
 
 extension BenchEngine {
     // MARK: Writing

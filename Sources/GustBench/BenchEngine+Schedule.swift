@@ -1,5 +1,5 @@
-import GustCore
-import GustIO
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustIO
 
 extension BenchEngine {
     // MARK: Open loop

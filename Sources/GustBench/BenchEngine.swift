@@ -1,6 +1,6 @@
-import GustCore
-import GustHTTP1
-import GustIO
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustHTTP1
+@_spi(GustInternal) import GustIO
 
 /// The times and shares one reactor's part of a run is built from.
 struct ReactorPlan: Sendable {

@@ -1,5 +1,5 @@
-import GustCore
-import GustIO
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustIO
 
 /// Runs a benchmark from the command line: starts a `BenchSession`, waits (reporting progress
 /// once a second) until the run ends or SIGINT/SIGTERM cuts it short, and returns the merged

@@ -1,5 +1,5 @@
-import GustCore
-import GustIO
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustIO
 import Synchronization
 
 /// A benchmark under way: its reactor threads, their plans, and where their results land.

@@ -1,4 +1,4 @@
-import GustHTTP1
+@_spi(GustInternal) import GustHTTP1
 
 /// One load-generating connection's state, kept in its reactor's array. Its epoll token is its
 /// array index with the generation of its current socket (`BenchEngine.token(_:)`), so an event

@@ -1,4 +1,4 @@
-import GustIO
+@_spi(GustInternal) import GustIO
 
 /// Parses `--source`: one IPv4 address, a range `127.0.0.2-127.0.0.40` (last octet or whole
 /// address as the end), or a comma-separated list of those.

@@ -3,7 +3,7 @@
 /// GustCore never reads a clock (it makes no syscalls): GustIO's reactor reads the monotonic clock
 /// once per loop iteration and hands the value down; tests use made-up instants.
 /// Cost: a plain `Int64`.
-public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
+@_spi(GustInternal) public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
     /// Nanoseconds from the clock's origin.
     public var nanoseconds: Int64
 
@@ -24,7 +24,7 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
     public var description: String { "Instant(\(nanoseconds)ns)" }
 }
 
-extension Duration {
+@_spi(GustInternal) extension Duration {
     /// The duration in whole nanoseconds, saturating at `Int64.max` for absurdly long durations.
     @inlinable public var nanoseconds: Int64 {
         let (seconds, attoseconds) = components

@@ -10,7 +10,7 @@
 /// Threading: not thread-safe; owned by one reactor and used only on its thread.
 /// Unsafe: hands out `UnsafeMutablePointer`s to records; they are valid until that record's
 /// `remove`, and only on the owning thread.
-public final class Slab<Element> {
+@_spi(GustInternal) public final class Slab<Element> {
     // Literals, inlined as such (a static computed property of a generic class is a call).
     @inline(__always) @usableFromInline static var chunkShift: Int { 10 }
     @inline(__always) @usableFromInline static var chunkSize: Int { 1024 }

@@ -2,7 +2,7 @@
 /// element was inserted. A stale ID (its element removed, the slot reused) fails the generation
 /// check instead of reaching the new occupant. Packs into one `UInt64`, which is what the reactor
 /// stores as epoll user data.
-public struct SlotID: Hashable, Sendable, CustomStringConvertible {
+@_spi(GustInternal) public struct SlotID: Hashable, Sendable, CustomStringConvertible {
     public var index: UInt32
     public var generation: UInt32
 

@@ -1,5 +1,5 @@
 /// Names one scheduled timer; stale IDs (fired or cancelled, entry reused) are ignored.
-public struct TimerID: Hashable, Sendable {
+@_spi(GustInternal) public struct TimerID: Hashable, Sendable {
     /// `generation << 32 | (index + 1)`; 0 is `none`.
     public var raw: UInt64
     @inlinable public init(raw: UInt64) { self.raw = raw }
@@ -18,7 +18,7 @@ public struct TimerID: Hashable, Sendable {
 /// Payloads are opaque `UInt64`s: the reactor encodes what to do in them.
 ///
 /// Threading: not thread-safe; owned by one reactor. Pure: the caller supplies the time.
-public struct TimerWheel: ~Copyable {
+@_spi(GustInternal) public struct TimerWheel: ~Copyable {
     @usableFromInline struct Entry {
         var expiryTick: Int64
         var payload: UInt64

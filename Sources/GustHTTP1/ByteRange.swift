@@ -1,6 +1,6 @@
 /// What a `Range` request field asks of a representation `size` bytes long (RFC 9110 §14),
 /// for a server that serves single ranges.
-public enum ByteRange: Equatable, Sendable {
+@_spi(GustInternal) public enum ByteRange: Equatable, Sendable {
     /// Serve the whole representation: no `Range`, a unit other than bytes, a malformed value,
     /// or several ranges (which a server may ignore, RFC 9110 §14.2).
     case whole
@@ -49,7 +49,7 @@ public enum ByteRange: Equatable, Sendable {
 }
 
 /// Entity-tag comparison for conditional requests (RFC 9110 §8.8.3, §13.1).
-public enum EntityTags {
+@_spi(GustInternal) public enum EntityTags {
     /// Whether `If-None-Match`'s value (`*` or a list of entity-tags) matches `tag` (a quoted
     /// opaque tag such as `"5f3a-1c"`), by weak comparison (a `W/` prefix is ignored). A
     /// malformed list matches nothing. Pure; no allocation.

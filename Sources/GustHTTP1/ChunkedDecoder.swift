@@ -1,5 +1,5 @@
 /// Why a chunked body was rejected (RFC 9112 §7.1).
-public enum ChunkedError: UInt8, Error, Sendable, CaseIterable, CustomStringConvertible {
+@_spi(GustInternal) public enum ChunkedError: UInt8, Error, Sendable, CaseIterable, CustomStringConvertible {
     /// Not a hex size, or a size over 2^60.
     case invalidChunkSize
     /// A chunk extension with bytes no extension may hold, or longer than the limit.
@@ -20,7 +20,7 @@ public enum ChunkedError: UInt8, Error, Sendable, CaseIterable, CustomStringConv
 }
 
 /// What one call to `ChunkedDecoder.decode` did.
-public enum ChunkedResult: Equatable, Sendable {
+@_spi(GustInternal) public enum ChunkedResult: Equatable, Sendable {
     /// All of the input was consumed; the body goes on.
     case needMore
     /// The body ended after `consumed` bytes of this input (the rest belongs to what follows).
@@ -40,7 +40,7 @@ public enum ChunkedResult: Equatable, Sendable {
 ///
 /// Threading: a value type. Cost: one pass over size lines and trailers; chunk data is skipped
 /// (or handed over) without looking at it. No allocation.
-public struct ChunkedDecoder: Sendable {
+@_spi(GustInternal) public struct ChunkedDecoder: Sendable {
     enum State: UInt8, Sendable {
         case size, extensions, sizeLF, data, dataCR, dataLF, trailerStart, trailerName, trailerValue, trailerLF, finalLF, done
         case invalid

@@ -37,7 +37,7 @@ enum FieldValues {
 
 /// What the `Transfer-Encoding` field lines of a message say, accumulated line by line in order
 /// (RFC 9112 §6.1; list syntax of RFC 9110 §5.6.1: empty elements are ignored).
-public struct TransferCodings: Sendable, Equatable {
+@_spi(GustInternal) public struct TransferCodings: Sendable, Equatable {
     /// Codings named, over every line.
     public internal(set) var count: UInt8 = 0
     /// How many of them are `chunked`.

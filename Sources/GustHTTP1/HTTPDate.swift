@@ -1,5 +1,5 @@
 /// IMF-fixdate formatting (RFC 9110 §5.6.7), e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
-public enum HTTPDate {
+@_spi(GustInternal) public enum HTTPDate {
     /// Length of an IMF-fixdate.
     public static let length = 29
 
@@ -59,7 +59,7 @@ public enum HTTPDate {
 ///
 /// Threading: one per reactor, used only on its thread. Cost: `update` is one compare unless the
 /// second changed; the line is always ready to copy.
-public struct DateCache: ~Copyable {
+@_spi(GustInternal) public struct DateCache: ~Copyable {
     /// "Date: " + IMF-fixdate + CRLF.
     public static let lineLength = 37
     @usableFromInline let storage: UnsafeMutablePointer<UInt8>

@@ -1,6 +1,6 @@
 /// Why a request was rejected, and the status that says so. The server answers with `status`
 /// and closes the connection: after a framing error nothing later on the connection can be trusted.
-public enum HTTPParseError: UInt8, Error, Sendable, CaseIterable, CustomStringConvertible {
+@_spi(GustInternal) public enum HTTPParseError: UInt8, Error, Sendable, CaseIterable, CustomStringConvertible {
     case invalidMethod
     case invalidTarget
     /// A target form the method may not use (RFC 9112 §3.2): `*` other than with OPTIONS,

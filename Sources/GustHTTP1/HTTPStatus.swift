@@ -28,7 +28,7 @@ public struct HTTPStatus: @unchecked Sendable, Hashable, CustomStringConvertible
     }
 
     /// The status line, CRLF included. Valid for the life of the process.
-    @inlinable public var statusLine: UnsafeBufferPointer<UInt8> {
+    @_spi(GustInternal) @inlinable public var statusLine: UnsafeBufferPointer<UInt8> {
         UnsafeBufferPointer(start: lineStart, count: lineLength)
     }
 

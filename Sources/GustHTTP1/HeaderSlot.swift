@@ -1,6 +1,6 @@
 /// One field line of a parsed request: where its name and value lie, as offsets from the start
 /// of the request. Values have surrounding whitespace removed. 16 bytes.
-public struct HeaderSlot: Sendable, Equatable {
+@_spi(GustInternal) public struct HeaderSlot: Sendable, Equatable {
     public var nameOffset: UInt32
     public var nameLength: UInt32
     public var valueOffset: UInt32
@@ -18,7 +18,7 @@ public struct HeaderSlot: Sendable, Equatable {
 /// Valid only while both stay in place (for a handler, during its call).
 ///
 /// Unsafe: holds raw pointers it does not own.
-public struct HeaderView {
+@_spi(GustInternal) public struct HeaderView {
     public let base: UnsafePointer<UInt8>
     public let slots: UnsafePointer<HeaderSlot>
     public let count: Int
@@ -57,7 +57,7 @@ public struct HeaderView {
 }
 
 /// Compares `n` bytes, folding ASCII letters to lower case.
-@inlinable public func asciiCaseInsensitiveEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+@_spi(GustInternal) @inlinable public func asciiCaseInsensitiveEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
     var i = 0
     while i < n {
         if CharacterClass.lower(a[i]) != CharacterClass.lower(b[i]) { return false }

@@ -1,5 +1,5 @@
 /// What one call to `RequestParser.readBody` found.
-public enum BodyReadResult: Equatable, Sendable {
+@_spi(GustInternal) public enum BodyReadResult: Equatable, Sendable {
     /// The whole body is here, decoded and contiguous at `body` (offsets from the request's
     /// first byte); the request took the first `length` bytes of the input.
     case complete(body: Range<Int>, length: Int)
@@ -14,7 +14,7 @@ public enum BodyReadResult: Equatable, Sendable {
 }
 
 /// What one call to `RequestParser.streamBody` found.
-public enum BodyStreamResult: Equatable, Sendable {
+@_spi(GustInternal) public enum BodyStreamResult: Equatable, Sendable {
     /// Every byte was consumed; the body goes on.
     case needMore
     /// The consumer asked to stop after `consumed` bytes; call again with the rest.

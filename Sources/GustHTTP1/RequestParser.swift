@@ -1,5 +1,5 @@
 /// What one call to `RequestParser.parse` found.
-public enum ParseResult: Equatable, Sendable {
+@_spi(GustInternal) public enum ParseResult: Equatable, Sendable {
     /// A whole request head: its request line and header section are the first `headLength`
     /// bytes of the input (including any empty lines skipped before the request line).
     case complete(headLength: Int)
@@ -24,7 +24,7 @@ public enum ParseResult: Equatable, Sendable {
 ///
 /// Threading: a value type; each connection (or reactor scratch space) owns its parser.
 /// Cost: one pass over each byte; no allocation, ever.
-public struct RequestParser: Sendable {
+@_spi(GustInternal) public struct RequestParser: Sendable {
     @usableFromInline enum Phase: UInt8, Sendable {
         case start, method, target, version, lineStart, name, valueWhitespace, value, lineFeed, finalLineFeed
         case complete, invalid

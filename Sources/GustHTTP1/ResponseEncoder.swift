@@ -1,7 +1,7 @@
-import GustCore
+@_spi(GustInternal) import GustCore
 
 /// What a response head says about the connection after it.
-public enum ConnectionDirective: Sendable {
+@_spi(GustInternal) public enum ConnectionDirective: Sendable {
     /// Nothing: HTTP/1.1 keeps the connection by default.
     case none
     /// `Connection: close`.
@@ -13,7 +13,7 @@ public enum ConnectionDirective: Sendable {
 }
 
 /// How the receiver learns where a response body ends (RFC 9112 §6.3).
-public enum BodyDelimiter: Sendable, Equatable {
+@_spi(GustInternal) public enum BodyDelimiter: Sendable, Equatable {
     /// `Content-Length`.
     case length
     /// `Transfer-Encoding: chunked`; the body follows as chunks (see `ChunkEncoder`).
@@ -23,7 +23,7 @@ public enum BodyDelimiter: Sendable, Equatable {
 }
 
 /// Frames chunks of a chunked response body (RFC 9112 §7.1). Pure.
-public enum ChunkEncoder {
+@_spi(GustInternal) public enum ChunkEncoder {
     /// Appends one chunk (hex size, CRLF, data, CRLF); nothing for empty data (an empty chunk
     /// would end the body).
     public static func appendChunk(_ data: UnsafeRawBufferPointer, to buffer: inout ByteBuffer) {
@@ -62,7 +62,7 @@ public enum ChunkEncoder {
 /// Pure: no syscalls, no allocation unless `buffer` must grow (it grows only for a response
 /// larger than any before it). Cost: one capacity check, about seven copies and one decimal
 /// conversion. Runs on whatever thread owns `buffer`.
-public enum ResponseEncoder {
+@_spi(GustInternal) public enum ResponseEncoder {
     /// Encodes a response that starts at `start` in `buffer`.
     ///
     /// - Parameters:
@@ -110,7 +110,7 @@ public enum ResponseEncoder {
         buffer.writerIndex = start + extraHeaderBytes
         buffer.reserveWritable(prefix + 2 + sentBody)
         if extraHeaderBytes > 0 {
-            let base = buffer.base + start
+            let base = buffer.unsafeBase + start
             (base + prefix).copyMemory(from: base, byteCount: extraHeaderBytes)  // memmove
         }
         buffer.writerIndex = start

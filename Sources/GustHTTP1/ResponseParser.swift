@@ -1,5 +1,5 @@
 /// How the body of a response is delimited (RFC 9112 §6.3).
-public enum BodyFraming: Equatable, Sendable {
+@_spi(GustInternal) public enum BodyFraming: Equatable, Sendable {
     /// No body: a response to HEAD, 1xx, 204 or 304.
     case none
     /// Exactly this many bytes.
@@ -11,7 +11,7 @@ public enum BodyFraming: Equatable, Sendable {
 }
 
 /// Why a response head was rejected.
-public enum ResponseParseError: UInt8, Error, Sendable, CaseIterable, CustomStringConvertible {
+@_spi(GustInternal) public enum ResponseParseError: UInt8, Error, Sendable, CaseIterable, CustomStringConvertible {
     case invalidVersion
     case invalidStatus
     case invalidLineEnding
@@ -36,7 +36,7 @@ public enum ResponseParseError: UInt8, Error, Sendable, CaseIterable, CustomStri
 }
 
 /// What one call to `ResponseParser.parse` found.
-public enum ResponseParseResult: Equatable, Sendable {
+@_spi(GustInternal) public enum ResponseParseResult: Equatable, Sendable {
     /// A whole head: the status line and header section are the first `headLength` bytes.
     case complete(headLength: Int)
     case needMore
@@ -52,7 +52,7 @@ public enum ResponseParseResult: Equatable, Sendable {
 /// state between calls but its results. Header values are not kept.
 ///
 /// Threading: a value type. Cost: one pass over the head; no allocation.
-public struct ResponseParser: Sendable {
+@_spi(GustInternal) public struct ResponseParser: Sendable {
     /// The status code (100...999).
     public private(set) var status: Int = 0
     public private(set) var version: HTTPVersion = .http1_1

@@ -4,7 +4,7 @@ import Glibc
 
 /// Unbuffered line output for the command-line tool: each call is whole `write(2)`s to fd 1 or
 /// 2, so a line is visible to a reader of the pipe at once (no stdio buffering to flush).
-public enum Console {
+@_spi(GustInternal) public enum Console {
     /// Writes `line` and a newline to standard output.
     public static func out(_ line: String) { write(line + "\n", to: 1) }
 

@@ -1,7 +1,7 @@
 import CGustSystem
 
 /// Readiness interest and readiness reports for one descriptor (epoll's event bits).
-public struct Events: OptionSet, Sendable, Hashable {
+@_spi(GustInternal) public struct Events: OptionSet, Sendable, Hashable {
     public var rawValue: UInt32
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
 

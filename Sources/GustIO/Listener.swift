@@ -7,7 +7,7 @@ import CGustSystem
 ///
 /// Each reactor binds its own listener to the same address with SO_REUSEPORT and the kernel
 /// spreads incoming connections across them. Owned by whoever made it; `close()` releases it.
-public struct Listener: Sendable {
+@_spi(GustInternal) public struct Listener: Sendable {
     public let fd: Int32
     public let address: SocketAddress
     /// The bound port (differs from `address.port` when that was 0).

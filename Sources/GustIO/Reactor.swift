@@ -1,9 +1,9 @@
 import CGustSystem
-import GustCore
+@_spi(GustInternal) import GustCore
 
 /// What a reactor calls back into: the protocol layer above GustIO (the HTTP server, the load
 /// generator). All calls arrive on the reactor's thread.
-public protocol ReactorDelegate: AnyObject {
+@_spi(GustInternal) public protocol ReactorDelegate: AnyObject {
     /// A registered descriptor is ready. `token` is what it was registered with.
     func reactor(_ reactor: Reactor, ready token: UInt64, events: Events)
     /// A timer scheduled with `scheduleTimer(at:payload:)` expired.
@@ -13,7 +13,7 @@ public protocol ReactorDelegate: AnyObject {
 }
 
 /// What a reactor's clock read at the start of its current loop iteration.
-public struct ReactorClock: Sendable {
+@_spi(GustInternal) public struct ReactorClock: Sendable {
     public var now: Instant
     public var wallClockSeconds: Int64
 }
@@ -25,7 +25,7 @@ public struct ReactorClock: Sendable {
 /// Each loop iteration: one `epoll_wait` (timeout from the timer wheel), one monotonic-clock read,
 /// the ready events in order, then the expired timers. Level-triggered, so a delegate may leave
 /// unread data for the next iteration.
-public final class Reactor {
+@_spi(GustInternal) public final class Reactor {
     public let handle: ReactorHandle
     public var id: Int { handle.id }
     /// What the loop waits on (`ReactorBackend`): epoll today. A concrete type, so that the
@@ -44,14 +44,14 @@ public final class Reactor {
     public private(set) var delegate: (any ReactorDelegate)?
 
     /// The loop's clock readings, in memory of their own: protocol code reads them on every
-    /// request through `clock` (a plain load, where a class property read from another module
+    /// request through `unsafeClock` (a plain load, where a class property read from another module
     /// costs a dynamic exclusivity check). Written only by the loop, on the reactor's thread.
-    public let clock: UnsafeMutablePointer<ReactorClock>
+    public let unsafeClock: UnsafeMutablePointer<ReactorClock>
 
     /// The monotonic time at the start of this loop iteration.
-    @inlinable public var now: Instant { clock.pointee.now }
+    @inlinable public var now: Instant { unsafeClock.pointee.now }
     /// Wall-clock seconds since the epoch at the start of this loop iteration.
-    @inlinable public var wallClockSeconds: Int64 { clock.pointee.wallClockSeconds }
+    @inlinable public var wallClockSeconds: Int64 { unsafeClock.pointee.wallClockSeconds }
     /// Number of loop iterations so far.
     public private(set) var iterations: UInt64 = 0
 
@@ -65,13 +65,13 @@ public final class Reactor {
     public init(handle: ReactorHandle, maxEventsPerWait: Int = 512) {
         self.handle = handle
         backend = EpollBackend(epollFD: handle.epollFD, maxEvents: maxEventsPerWait)
-        clock = .allocate(capacity: 1)
-        clock.initialize(to: ReactorClock(now: System.monotonicNow(), wallClockSeconds: System.wallClockSeconds()))
-        timers = TimerWheel(now: clock.pointee.now)
+        unsafeClock = .allocate(capacity: 1)
+        unsafeClock.initialize(to: ReactorClock(now: System.monotonicNow(), wallClockSeconds: System.wallClockSeconds()))
+        timers = TimerWheel(now: unsafeClock.pointee.now)
     }
 
     deinit {
-        clock.deallocate()
+        unsafeClock.deallocate()
     }
 
     // MARK: Descriptors
@@ -214,7 +214,7 @@ public final class Reactor {
     }
 
     @inline(__always) func startIteration() {
-        clock.pointee = ReactorClock(now: System.monotonicNow(), wallClockSeconds: System.wallClockSeconds())
+        unsafeClock.pointee = ReactorClock(now: System.monotonicNow(), wallClockSeconds: System.wallClockSeconds())
         iterations &+= 1
     }
 

@@ -1,5 +1,5 @@
 import CGustSystem
-import GustCore
+@_spi(GustInternal) import GustCore
 
 /// What a reactor needs from the kernel to wait for its descriptors: register and change
 /// interest, stop watching, and wait for readiness, each ready descriptor reported with the
@@ -10,7 +10,7 @@ import GustCore
 /// boundary (the reactor's loop, timers, jobs, the HTTP engine) is written against it.
 ///
 /// Threading: a backend belongs to one reactor and is used on its thread only.
-public protocol ReactorBackend: AnyObject {
+@_spi(GustInternal) public protocol ReactorBackend: AnyObject {
     /// Starts watching `fd` for `interest`; its readiness is reported with `token`.
     func register(_ fd: Int32, interest: Events, token: UInt64) throws(SystemError)
     /// Changes what `fd` is watched for (and the token it is reported with).
@@ -26,7 +26,7 @@ public protocol ReactorBackend: AnyObject {
 /// The epoll backend: level-triggered readiness, a fixed array of events per wait.
 ///
 /// Cost: one `epoll_wait` per loop iteration, one `epoll_ctl` per interest change.
-public final class EpollBackend: ReactorBackend {
+@_spi(GustInternal) public final class EpollBackend: ReactorBackend {
     let epollFD: Int32
     let events: UnsafeMutableRawPointer
     let maxEvents: Int32

@@ -2,7 +2,7 @@ import Synchronization
 
 /// N reactors, one thread each. Made on the main thread (so descriptor errors surface there),
 /// started with a factory that builds each reactor's delegate on the reactor's own thread.
-public final class ReactorGroup: Sendable {
+@_spi(GustInternal) public final class ReactorGroup: Sendable {
     public let handles: [ReactorHandle]
     let threads = Mutex<[OSThread]>([])
 

@@ -1,14 +1,14 @@
 import Synchronization
 
 /// Work sent to a reactor from another thread; runs on the reactor's thread.
-public typealias ReactorJob = @Sendable (Reactor) -> Void
+@_spi(GustInternal) public typealias ReactorJob = @Sendable (Reactor) -> Void
 
 /// The face a reactor shows to other threads: its descriptors and a job queue. The only
 /// thread-safe part of a reactor; everything else is confined to the reactor's thread.
 ///
 /// Cost of `execute`: one uncontended lock, an array append, and one `write(2)` to the eventfd
 /// when the queue was empty (a reactor already woken is not woken twice).
-public final class ReactorHandle: Sendable {
+@_spi(GustInternal) public final class ReactorHandle: Sendable {
     public let id: Int
     /// The reactor's epoll descriptor (made here so creation errors surface on the caller's thread).
     public let epollFD: Int32

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CGustSystem
-import GustCore
+@_spi(GustInternal) import GustCore
 
 /// A failed system call: which call, and errno as it was the moment the call returned.
 public struct SystemError: Error, Sendable, CustomStringConvertible, Equatable {
@@ -52,7 +52,7 @@ public struct SystemError: Error, Sendable, CustomStringConvertible, Equatable {
 }
 
 /// The outcome of a non-blocking call: it did something, or it would have had to wait.
-public enum IOResult<Value: Sendable>: Sendable, Equatable where Value: Equatable {
+@_spi(GustInternal) public enum IOResult<Value: Sendable>: Sendable, Equatable where Value: Equatable {
     case processed(Value)
     case wouldBlock
 }
@@ -63,7 +63,7 @@ public enum IOResult<Value: Sendable>: Sendable, Equatable where Value: Equatabl
 /// makes system calls or reads errno.
 ///
 /// Threading: stateless; callable from any thread. Cost: the syscall itself.
-public enum System {
+@_spi(GustInternal) public enum System {
     @inline(__always)
     static func call<T: FixedWidthInteger>(_ name: StaticString, _ body: () -> T) throws(SystemError) -> T {
         while true {

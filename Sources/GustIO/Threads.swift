@@ -1,3 +1,4 @@
+@_spi(GustInternal) import GustCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -5,7 +6,7 @@ import CGustSystem
 
 /// A joinable OS thread running one closure (reactor threads are plain pthreads: no executor,
 /// no Foundation).
-public struct OSThread: Sendable {
+@_spi(GustInternal) public struct OSThread: Sendable {
     let id: pthread_t
 
     private final class Box {
@@ -43,7 +44,7 @@ public struct OSThread: Sendable {
 
 /// Process-wide signal handling: the termination signals are blocked in every thread and taken
 /// synchronously by one waiting thread, so no handler ever runs inside a reactor.
-public enum Signals {
+@_spi(GustInternal) public enum Signals {
     /// Blocks SIGINT, SIGTERM and SIGHUP and ignores SIGPIPE. Call on the main thread before
     /// starting any reactor, so every thread inherits the mask.
     public static func blockTermination() {

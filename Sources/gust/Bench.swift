@@ -1,6 +1,6 @@
 import ArgumentParser
 import GustBench
-import GustIO
+@_spi(GustInternal) import GustIO
 
 /// `gust bench`: an HTTP/1.1 load generator on Gust's reactors.
 struct Bench: ParsableCommand {

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Gust
 import GustDemo
-import GustHTTP1
-import GustIO
+@_spi(GustInternal) import GustHTTP1
+@_spi(GustInternal) import GustIO
 
 /// `gust serve`: runs the demo app until SIGINT or SIGTERM.
 struct Serve: ParsableCommand {

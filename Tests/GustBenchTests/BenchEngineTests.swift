@@ -1,5 +1,5 @@
 @testable import GustBench
-import GustIO
+@_spi(GustInternal) import GustIO
 import Testing
 
 #if canImport(Glibc)

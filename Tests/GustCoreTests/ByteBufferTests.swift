@@ -1,8 +1,8 @@
-import GustCore
+@_spi(GustInternal) import GustCore
 import Testing
 
 @Suite struct ByteBufferTests {
-    func contents(_ b: borrowing ByteBuffer) -> [UInt8] { Array(b.readable) }
+    func contents(_ b: borrowing ByteBuffer) -> [UInt8] { b.withUnsafeReadableBytes { Array($0) } }
 
     @Test func appendGrowAndCompact() {
         var b = ByteBuffer(capacity: 4)

@@ -1,4 +1,4 @@
-import GustCore
+@_spi(GustInternal) import GustCore
 import Testing
 
 @Suite struct TimerWheelTests {

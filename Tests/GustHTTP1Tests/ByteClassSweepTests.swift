@@ -1,4 +1,4 @@
-import GustHTTP1
+@_spi(GustInternal) import GustHTTP1
 import Testing
 
 /// Every byte value, at every offset within an 8-byte word and near the end of the input, in

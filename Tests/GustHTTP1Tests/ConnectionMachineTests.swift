@@ -1,4 +1,4 @@
-@_spi(Engine) import GustHTTP1
+@_spi(GustInternal) import GustHTTP1
 import Testing
 
 func get(_ path: String, _ extra: String = "") -> String { "GET \(path) HTTP/1.1\r\nHost: x\r\n\(extra)\r\n" }

@@ -1,4 +1,4 @@
-import GustHTTP1
+@_spi(GustInternal) import GustHTTP1
 import Testing
 
 func withBytes<R>(_ s: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {

@@ -1,5 +1,5 @@
-import GustCore
-@_spi(Engine) import GustHTTP1
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustHTTP1
 
 /// Plays the driver for one `ConnectionMachine` on byte scripts, with a manual clock: no
 /// sockets, no threads, no sleeping. It carries out the machine's actions the way `HTTPEngine`

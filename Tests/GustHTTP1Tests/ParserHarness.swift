@@ -1,4 +1,4 @@
-import GustHTTP1
+@_spi(GustInternal) import GustHTTP1
 
 /// What a vector should parse to.
 enum Expected: Sendable {

@@ -1,4 +1,4 @@
-import GustHTTP1
+@_spi(GustInternal) import GustHTTP1
 
 /// Requests the parser must accept, and what it must make of them.
 let validVectors: [Vector] = [

@@ -1,4 +1,4 @@
-import GustHTTP1
+@_spi(GustInternal) import GustHTTP1
 import Testing
 
 /// A request with a body, and what reading it must give: the body, and how many bytes the

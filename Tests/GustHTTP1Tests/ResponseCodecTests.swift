@@ -1,5 +1,5 @@
-import GustCore
-import GustHTTP1
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustHTTP1
 import Testing
 
 @Suite struct ResponseCodecTests {

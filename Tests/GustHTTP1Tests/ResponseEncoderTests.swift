@@ -1,5 +1,5 @@
-import GustCore
-import GustHTTP1
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustHTTP1
 import Testing
 
 @Suite struct ResponseEncoderTests {
@@ -28,7 +28,7 @@ import Testing
                 dateLine: UnsafeRawBufferPointer(lines(Self.date)), connection: connection, body: body,
                 omitBody: omitBody)
         }
-        let all = String(decoding: buffer.readable, as: UTF8.self)
+        let all = String(decoding: buffer.unsafeReadable, as: UTF8.self)
         #expect(all.hasPrefix(prefix))
         return String(all.dropFirst(prefix.count))
     }
@@ -84,7 +84,7 @@ import Testing
             contentTypeLine: nil, dateLine: UnsafeRawBufferPointer(start: date.utf8Start, count: date.utf8CodeUnitCount),
             connection: delimiter == .close ? .close : .none, body: UnsafeRawBufferPointer(start: nil, count: 0),
             contentLength: contentLength, delimiter: delimiter)
-        return String(decoding: buffer.readable, as: UTF8.self)
+        return String(decoding: buffer.unsafeReadable, as: UTF8.self)
     }
 
     @Test func heads() {
@@ -101,13 +101,13 @@ import Testing
             Array(piece.utf8).withUnsafeBytes { ChunkEncoder.appendChunk($0, to: &buffer) }
         }
         Array("X-Sum: 1\r\n".utf8).withUnsafeBytes { ChunkEncoder.appendEnd(trailers: $0, to: &buffer) }
-        let text = String(decoding: buffer.readable, as: UTF8.self)
+        let text = String(decoding: buffer.unsafeReadable, as: UTF8.self)
         #expect(text == "1\r\na\r\nff\r\n" + String(repeating: "x", count: 255) + "\r\n1000\r\n" + String(repeating: "y", count: 4096)
             + "\r\n0\r\nX-Sum: 1\r\n\r\n")
         // What the encoder writes, the decoder reads back.
         var decoder = ChunkedDecoder()
         var data: [UInt8] = []
-        let result = decoder.decode(buffer.readable, onData: { data.append(contentsOf: $0) })
+        let result = decoder.decode(buffer.unsafeReadable, onData: { data.append(contentsOf: $0) })
         #expect(result == .done(consumed: buffer.readableBytes))
         #expect(data.count == 1 + 255 + 4096)
     }

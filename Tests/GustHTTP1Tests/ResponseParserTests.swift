@@ -1,4 +1,4 @@
-import GustHTTP1
+@_spi(GustInternal) import GustHTTP1
 import Testing
 
 struct ResponseVector: Sendable, CustomStringConvertible {

@@ -1,6 +1,6 @@
-import Gust
-import GustHTTP1
-import GustIO
+@_spi(GustInternal) import Gust
+@_spi(GustInternal) import GustHTTP1
+@_spi(GustInternal) import GustIO
 import Testing
 
 #if canImport(Glibc)

@@ -1,5 +1,5 @@
 @testable import Gust
-import GustIO
+@_spi(GustInternal) import GustIO
 import Synchronization
 import Testing
 

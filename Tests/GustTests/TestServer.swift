@@ -1,6 +1,6 @@
-import Gust
+@_spi(GustInternal) import Gust
 import GustDemo
-import GustHTTP1
+@_spi(GustInternal) import GustHTTP1
 import Testing
 
 #if canImport(Glibc)

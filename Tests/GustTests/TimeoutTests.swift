@@ -1,5 +1,5 @@
-import Gust
-import GustHTTP1
+@_spi(GustInternal) import Gust
+@_spi(GustInternal) import GustHTTP1
 import Testing
 
 #if canImport(Glibc)

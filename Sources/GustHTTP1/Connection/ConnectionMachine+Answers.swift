@@ -1,6 +1,6 @@
 /// What to do once an answer given after the handler returned is in the output (a deferred
 /// response, or the last chunk of a streamed one).
-@_spi(Engine) public enum AfterLateAnswer: Sendable, Equatable {
+@_spi(GustInternal) public enum AfterLateAnswer: Sendable, Equatable {
     /// Write it; the connection goes back to serving: serve the requests that queued up
     /// behind the answer, if any.
     case resume

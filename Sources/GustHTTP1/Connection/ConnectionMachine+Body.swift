@@ -1,5 +1,5 @@
 /// What the machine asks for while a handler takes a body piece by piece.
-@_spi(Engine) public enum BodyStep {
+@_spi(GustInternal) public enum BodyStep {
     /// Hand this piece (pointing into the pass's bytes) to the handler, then call
     /// `pieceDelivered`. `last`: the body ends with it.
     case piece(UnsafeRawBufferPointer, last: Bool)
@@ -13,7 +13,7 @@
 }
 
 /// What to do after a piece was handed over.
-@_spi(Engine) public enum AfterPiece: Sendable, Equatable {
+@_spi(GustInternal) public enum AfterPiece: Sendable, Equatable {
     /// The next piece (`nextBodyPiece`).
     case more
     /// The body is complete: hand the handler its end.

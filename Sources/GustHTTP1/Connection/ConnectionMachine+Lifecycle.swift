@@ -1,5 +1,5 @@
 /// What a connection wants its descriptor watched for.
-@_spi(Engine) public enum Interest: UInt8, Sendable {
+@_spi(GustInternal) public enum Interest: UInt8, Sendable {
     /// Requests, body bytes, or a lingering client's last bytes.
     case read
     /// Room to write the output the socket would not take.
@@ -11,7 +11,7 @@
 }
 
 /// What to do with the connection's timer so that it fires no later than the current deadline.
-@_spi(Engine) public enum TimerChange: Sendable, Equatable {
+@_spi(GustInternal) public enum TimerChange: Sendable, Equatable {
     /// It already does (or nothing is timed).
     case keep
     /// Arm it for this deadline.
@@ -21,7 +21,7 @@
 }
 
 /// What a connection is waiting for, each with its own timeout.
-@_spi(Engine) public enum ConnectionWait: UInt8, Sendable {
+@_spi(GustInternal) public enum ConnectionWait: UInt8, Sendable {
     /// The rest of a request head (or a new connection's first request). 408, then close.
     case header
     /// More of a request body. 408, then close.
@@ -35,7 +35,7 @@
 }
 
 /// What a fired timer comes to.
-@_spi(Engine) public enum TimeoutAction: Sendable, Equatable {
+@_spi(GustInternal) public enum TimeoutAction: Sendable, Equatable {
     /// The wait it was armed for has moved on: nothing, or it was re-armed (`TimerChange`).
     case rearm(TimerChange)
     /// Close at once (idle, write stall, linger, or no byte of a request ever came).
@@ -45,7 +45,7 @@
 }
 
 /// What a drain request comes to for one connection.
-@_spi(Engine) public enum DrainAction: Sendable, Equatable {
+@_spi(GustInternal) public enum DrainAction: Sendable, Equatable {
     /// Nothing is under way: close now.
     case closeNow
     /// It closes after the exchange under way (its answer says `Connection: close`).

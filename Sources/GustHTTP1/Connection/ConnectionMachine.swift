@@ -1,3 +1,4 @@
+@_spi(GustInternal) import GustCore
 /// The protocol logic of one server-side HTTP/1.1 connection, as a pure state machine: no
 /// syscalls, no clock, no allocation, no user code. The driver (Gust's `HTTPEngine`) tells it
 /// what happened (an *event*: bytes arrived, a handler answered, a write blocked, a timer fired,
@@ -31,7 +32,7 @@
 ///
 /// Threading: a value inside the connection's record, touched by its reactor only.
 /// Cost: 32 bytes; every method is a few compares and stores (parsing aside).
-@_spi(Engine) public struct ConnectionMachine: Sendable {
+@_spi(GustInternal) public struct ConnectionMachine: Sendable {
     public enum State: UInt8, Sendable {
         case idle, readingHead, readingBody, streamingBody, bodyPaused
         case awaitingResponse, streamingResponse
@@ -122,7 +123,7 @@
 /// What a response is encoded with: whether the connection stays open after it, whether it
 /// answers a HEAD request, the request's version, and the sequence a deferral or a response
 /// stream started by its handler will carry.
-@_spi(Engine) public struct AnswerContext: Sendable, Equatable {
+@_spi(GustInternal) public struct AnswerContext: Sendable, Equatable {
     public var keepAlive: Bool
     public var isHead: Bool
     public var version: HTTPVersion
@@ -138,7 +139,7 @@
 
 /// The rules every connection of a server follows: request limits, timeouts (nanoseconds,
 /// clamped so that no deadline computed from them overflows), pipelining and lingering budgets.
-@_spi(Engine) public struct ConnectionRules: Sendable {
+@_spi(GustInternal) public struct ConnectionRules: Sendable {
     public var limits: RequestLimits
     public var headerTimeout: Int64
     public var bodyTimeout: Int64

@@ -6,7 +6,7 @@
 /// `offset` is where the current request starts (or, while a body streams, the next body byte);
 /// bytes before it are done with. A request handed to a handler is consumed when the handler's
 /// answer is taken (`ConnectionMachine.handled`), so the handler sees it in place.
-@_spi(Engine) public struct RequestPass {
+@_spi(GustInternal) public struct RequestPass {
     public let bytes: UnsafeMutableRawBufferPointer
     public let parser: UnsafeMutablePointer<RequestParser>
     public let headers: UnsafeMutablePointer<HeaderSlot>
@@ -37,7 +37,7 @@
 }
 
 /// How the body of a routed request is to be read.
-@_spi(Engine) public struct BodyPolicy: Sendable, Equatable {
+@_spi(GustInternal) public struct BodyPolicy: Sendable, Equatable {
     /// The largest body accepted (413 beyond it).
     public var limit: Int
     /// The handler runs as soon as the head is in, and takes the body piece by piece.
@@ -50,7 +50,7 @@
 }
 
 /// A request the server answers itself, and closes after: why, and with what status.
-@_spi(Engine) public enum Rejection: Sendable, Equatable {
+@_spi(GustInternal) public enum Rejection: Sendable, Equatable {
     /// The head is malformed or over a limit (its own status: 400, 414, 431, 501, 505).
     case malformed(HTTPParseError)
     /// A method the server does not recognise (RFC 9110 §9.1): 501.
@@ -84,7 +84,7 @@
 }
 
 /// What the machine asks for while reading requests.
-@_spi(Engine) public enum RequestStep: Sendable, Equatable {
+@_spi(GustInternal) public enum RequestStep: Sendable, Equatable {
     /// A whole head at `pass.offset`: route it, then call `routed`.
     case head
     /// Run the handler: the body (if it is read whole) is at `body`, offsets from the
@@ -102,7 +102,7 @@
 }
 
 /// A request to hand to its handler.
-@_spi(Engine) public struct Invocation: Sendable, Equatable {
+@_spi(GustInternal) public struct Invocation: Sendable, Equatable {
     /// Where the body lies, from the request's first byte (empty when it streams or is absent).
     public var body: Range<Int>
     /// The handler runs before the body is read: it may take the body piece by piece.
@@ -118,7 +118,7 @@
 }
 
 /// What a handler did with a request (or with the end of a streamed body, or a deferred answer).
-@_spi(Engine) public enum HandlerAnswer: Sendable, Equatable {
+@_spi(GustInternal) public enum HandlerAnswer: Sendable, Equatable {
     /// A whole response is in the output; `keepAlive` as it was finally encoded.
     case responded(keepAlive: Bool)
     /// The response comes later (`deferResponse`); `keepAlive` as the handler left it.
@@ -134,7 +134,7 @@
 }
 
 /// What to do after a handler's answer was taken.
-@_spi(Engine) public enum AfterAnswer: Sendable, Equatable {
+@_spi(GustInternal) public enum AfterAnswer: Sendable, Equatable {
     /// Go on with the pass: the next request.
     case next
     /// The pass ends here; the connection waits (for its answer, its stream, its close, ...).
