@@ -2,6 +2,7 @@
 # User-space instructions the server spends per keep-alive request, counted by callgrind.
 #
 #   scripts/callgrind.sh [GUST_BINARY] [PATH]      (default .build/release/gust, /plaintext)
+#   PIPELINE=16 scripts/callgrind.sh              (requests pipelined 16 deep per connection)
 #
 # Instruction counts are repeatable where times are not (this machine is shared and noisy):
 # `gust serve --reactors 1` runs under valgrind's callgrind, `gust bench -c 16 -n N` (a native
@@ -28,7 +29,7 @@ total_for() {  # requests -> total instructions
     local pid=$!
     for _ in $(seq 300); do grep -q serving "$WORK/serve.$n.log" 2>/dev/null && break; sleep 0.1; done
     grep -q serving "$WORK/serve.$n.log" || { cat "$WORK/serve.$n.log" >&2; exit 1; }
-    "$BIN" bench "http://127.0.0.1:$port$URLPATH" -c 16 -n "$n" --quiet --json >"$WORK/bench.$n.json"
+    "$BIN" bench "http://127.0.0.1:$port$URLPATH" -c 16 --pipeline "${PIPELINE:-1}" -n "$n" --quiet --json >"$WORK/bench.$n.json"
     kill -INT $pid
     wait $pid || true
     awk '/^summary:/ {print $2}' "$WORK/cg.$n"
@@ -37,4 +38,4 @@ total_for() {  # requests -> total instructions
 a=$(total_for 20000)
 b=$(total_for 40000)
 echo "total instructions: $a (20,000 requests), $b (40,000 requests)"
-echo "instructions per keep-alive request: $(( (b - a) / 20000 ))"
+echo "instructions per ${PIPELINE:+pipelined }keep-alive request: $(( (b - a) / 20000 ))"

@@ -119,7 +119,8 @@ measure() {
             "$(tr -d '\n' <"$WORK/hold.out")" "$before" "$after" "$(awk -v a="$before" -v b="$after" -v n="$IDLE" 'BEGIN {print (b - a) / n}')"
         pkill -P $holder 2>/dev/null; kill $holder 2>/dev/null; wait $holder 2>/dev/null
     fi
-    kill -INT $pid 2>/dev/null
+    # SIGTERM: a background job of a non-interactive shell ignores SIGINT.
+    kill $pid 2>/dev/null
     wait $pid 2>/dev/null
 }
 

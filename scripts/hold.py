@@ -20,6 +20,9 @@ selector = selectors.DefaultSelector()
 sockets = []
 for i in range(count):
     s = socket.socket()
+    # IP_BIND_ADDRESS_NO_PORT (24): the port is picked at connect, per destination, so earlier
+    # runs' TIME_WAIT sockets on the same source address do not exhaust the ephemeral range.
+    s.setsockopt(socket.IPPROTO_IP, 24, 1)
     s.bind((f"127.0.0.{2 + i // 20000}", 0))
     s.connect(("127.0.0.1", port))
     s.sendall(request)

@@ -120,32 +120,26 @@ extension HTTPEngine {
             result.file = nil
             startFile(c, file)
         }
-        switch result.attachment {
-        case .none:
-            break
-        case .response(let stream):
+        if let stream = result.attachment.response {
             stream.isAttached = true
             responseStreams[id.packed] = stream
-        case .body(let stream):
+        } else if let stream = result.attachment.body {
             if case .takingBody = result.answer {
                 let lease = c.pointee.input ?? takeInputLease(capacity: 0)
                 c.pointee.input = lease
                 lease.pointee.stream = stream
                 lease.pointee.streamLimit = bodyLimit
             }
-        case .upgrade(let handler):
+        } else if let handler = result.attachment.upgrade {
             pendingUpgrades[id.packed] = handler
         }
-        result.attachment = .none
+        result.attachment = WriterAttachment()
     }
 
     /// What a handler left for a connection that is gone: its file is closed, its streams end.
     func discard(_ result: consuming HandlerResult) {
         if let file = result.file { System.close(file.fd) }
-        switch result.attachment {
-        case .none, .upgrade: break
-        case .response(let stream): stream.isFinished = true
-        case .body(let stream): stream.isFinished = true
-        }
+        result.attachment.response?.isFinished = true
+        result.attachment.body?.isFinished = true
     }
 }

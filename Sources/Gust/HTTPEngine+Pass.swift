@@ -72,7 +72,25 @@ extension HTTPEngine {
             discard(result)
             return .end(.closed)
         }
+        // The common case, kept short: a whole response, nothing left for the connection.
+        if case .responded(let keepAlive) = result.answer, result.file == nil, result.attachment.isEmpty {
+            switch c.pointee.machine.handled(.responded(keepAlive: keepAlive), &pass) {
+            case .next: return flushIfBig(id, c, mark)
+            default: return .end(.waiting)  // (closing: the only other outcome of a response)
+            }
+        }
         return afterAnswer(id, c, &pass, &result, invocation.answer, mark, bodyLimit: policy.limit)
+    }
+
+    /// Between requests of a pass: a big batch, or a file after a head, is written now; a full
+    /// socket ends the pass.
+    @inline(__always)
+    func flushIfBig(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, _ mark: Int) -> PassStep {
+        if output.pointee.writerIndex - mark >= flushThreshold || c.pointee.file != nil {
+            guard emit(id, c, from: mark) else { return .end(.closed) }
+            if c.pointee.output != nil || c.pointee.file != nil { return .end(.blocked) }
+        }
+        return .again(c)
     }
 
     /// Takes a handler's answer (to a request, or to the end of its body) and carries on as the
@@ -82,10 +100,8 @@ extension HTTPEngine {
         _ context: AnswerContext, _ mark: Int, bodyLimit: Int
     ) -> PassStep {
         var bodyStream: BodyStream?
-        if case .none = result.attachment, result.file == nil {
-            // Most answers leave nothing behind.
-        } else {
-            if case .body(let stream) = result.attachment { bodyStream = stream }
+        if !result.attachment.isEmpty || result.file != nil {
+            bodyStream = result.attachment.body
             adopt(&result, id, c, bodyLimit: bodyLimit)
         }
         var after = c.pointee.machine.handled(result.answer, &pass)
@@ -96,12 +112,7 @@ extension HTTPEngine {
         }
         switch after {
         case .next:
-            // A big batch, or a file after a head, is written now; a full socket ends the pass.
-            if output.pointee.writerIndex - mark >= flushThreshold || c.pointee.file != nil {
-                guard emit(id, c, from: mark) else { return .end(.closed) }
-                if c.pointee.output != nil || c.pointee.file != nil { return .end(.blocked) }
-            }
-            return .again(c)
+            return flushIfBig(id, c, mark)
         case .stop:
             return .end(.waiting)
         case .takeBody(let sendContinue):

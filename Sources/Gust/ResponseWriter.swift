@@ -45,7 +45,7 @@ public struct ResponseWriter: ~Copyable {
     /// A file that follows the head (`sendFile`), handed to the connection after the handler.
     var file: FileTransfer?
     /// The stream, or the protocol, the handler started; handed over after it.
-    var attachment: WriterAttachment = .none
+    var attachment = WriterAttachment()
 
     init(engine: HTTPEngine, connection: SlotID, answer: AnswerContext, canDefer: Bool, canStream: Bool) {
         self.engine = engine
@@ -169,7 +169,7 @@ public struct ResponseWriter: ~Copyable {
         precondition(canStream && state == .pending, "streamBody() only once, from the request's handler, before a response")
         state = .takingBody
         let stream = BodyStream(engine: engine, connection: connection, handler: handler)
-        attachment = .body(stream)
+        attachment = WriterAttachment(body: stream)
         return stream
     }
 
@@ -188,7 +188,7 @@ public struct ResponseWriter: ~Copyable {
             body: UnsafeRawBufferPointer(start: nil, count: 0), delimiter: delimiter == .chunked ? .chunked : .close)
         state = .streamingResponse
         let stream = ResponseStream(engine: engine, connection: connection, sequence: sequence, delimiter: delimiter, isHead: bodyless)
-        attachment = .response(stream)
+        attachment = WriterAttachment(response: stream)
         return stream
     }
 
@@ -216,7 +216,7 @@ public struct ResponseWriter: ~Copyable {
             serverLine: serverLine, contentTypeLine: nil, dateLine: date, connection: .upgrade,
             body: UnsafeRawBufferPointer(start: nil, count: 0))
         state = .upgrading
-        attachment = .upgrade(handler)
+        attachment = WriterAttachment(upgrade: handler)
     }
 
     // MARK: Encoding
@@ -285,12 +285,27 @@ public struct ResponseWriter: ~Copyable {
     }
 }
 
-/// What a handler started that outlives it.
-enum WriterAttachment {
-    case none
-    case body(BodyStream)
-    case response(ResponseStream)
-    case upgrade(any UpgradeHandler)
+/// What a handler started that outlives it: a body stream, a response stream, or a protocol to
+/// hand the connection to. One optional reference (most handlers leave nothing, and checking
+/// and dropping one reference per request is the cheapest), read back by kind.
+struct WriterAttachment {
+    private(set) var object: AnyObject?
+
+    init() {}
+    init(body: BodyStream) { object = body }
+    init(response: ResponseStream) { object = response }
+    init(upgrade: any UpgradeHandler) { object = UpgradeBox(upgrade) }
+
+    var isEmpty: Bool { object == nil }
+    var body: BodyStream? { object as? BodyStream }
+    var response: ResponseStream? { object as? ResponseStream }
+    var upgrade: (any UpgradeHandler)? { (object as? UpgradeBox)?.handler }
+}
+
+/// Holds an upgrade handler (an existential) behind one reference.
+final class UpgradeBox {
+    let handler: any UpgradeHandler
+    init(_ handler: any UpgradeHandler) { self.handler = handler }
 }
 
 /// What a handler left: its answer, and what the connection takes over from its writer.

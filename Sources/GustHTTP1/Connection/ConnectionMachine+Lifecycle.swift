@@ -101,8 +101,8 @@ extension ConnectionMachine {
     /// only a deadline *earlier* than the armed one moves it; a later one is found when it
     /// fires). On the keep-alive path: a few compares, `.keep`.
     @inlinable @inline(__always) public mutating func timerChange(_ rules: ConnectionRules) -> TimerChange {
-        if _state == .idle && _flags.contains(.timerArmed) && _requests > 0 && !_flags.contains(.writeBlocked)
-            && _timerAt <= _since &+ rules.idleTimeout
+        if case .idle = _state, _flags.contains(.timerArmed), _requests > 0, !_flags.contains(.writeBlocked),
+            _timerAt <= _since &+ rules.idleTimeout
         {
             return .keep
         }

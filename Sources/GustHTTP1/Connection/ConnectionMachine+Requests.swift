@@ -28,7 +28,7 @@ extension ConnectionMachine {
         case .complete:
             // RFC 9110 §9.1: a method the server does not recognise gets 501 (routes exist only
             // for the standard methods).
-            if pass.parser.pointee.method == .other { return reject(.methodNotImplemented) }
+            if case .other = pass.parser.pointee.method { return reject(.methodNotImplemented) }
             return .head
         }
     }
@@ -38,12 +38,20 @@ extension ConnectionMachine {
     @inlinable @inline(__always) public mutating func routed(
         _ pass: inout RequestPass, _ policy: BodyPolicy, _ rules: ConnectionRules, now: Int64
     ) -> RequestStep {
+        let headLength = pass.parser.pointee.headLength
+        if case .none = pass.parser.pointee.bodyFraming {
+            return invoke(&pass, body: headLength..<headLength, length: headLength, streaming: false, rules, now: now)
+        }
+        return routedWithBody(&pass, policy, rules, now: now)
+    }
+
+    /// `routed` for a request with a body (kept out of line: most requests have none).
+    public mutating func routedWithBody(
+        _ pass: inout RequestPass, _ policy: BodyPolicy, _ rules: ConnectionRules, now: Int64
+    ) -> RequestStep {
         let parser = pass.parser
         let headLength = parser.pointee.headLength
         let framing = parser.pointee.bodyFraming
-        if framing == .none {
-            return invoke(&pass, body: headLength..<headLength, length: headLength, streaming: false, rules, now: now)
-        }
         if policy.streams {
             if case .length(let n) = framing, n > Int64(policy.limit) { return reject(.bodyTooLarge(limit: policy.limit)) }
             // The handler runs now; `100 Continue` waits until it asks for the body.
@@ -64,7 +72,7 @@ extension ConnectionMachine {
 
     /// RFC 9110 §10.1.1: invite the body of an HTTP/1.1 request that asked, once per request.
     @inlinable public mutating func continueIsDue(_ parser: UnsafeMutablePointer<RequestParser>) -> Bool {
-        guard parser.pointee.expectsContinue, parser.pointee.version == .http1_1, !_flags.contains(.continueSent) else {
+        guard parser.pointee.expectsContinue, case .http1_1 = parser.pointee.version, !_flags.contains(.continueSent) else {
             return false
         }
         _flags.insert(.continueSent)
@@ -81,8 +89,9 @@ extension ConnectionMachine {
         let parser = pass.parser
         var keepAlive = parser.pointee.keepAlive && !_flags.contains(.draining)
         if rules.maxRequestsPerConnection > 0 && Int(_requests) >= rules.maxRequestsPerConnection { keepAlive = false }
-        let answer = AnswerContext(
-            keepAlive: keepAlive, isHead: parser.pointee.method == .head, version: parser.pointee.version, sequence: _sequence &+ 1)
+        var isHead = false
+        if case .head = parser.pointee.method { isHead = true }
+        let answer = AnswerContext(keepAlive: keepAlive, isHead: isHead, version: parser.pointee.version, sequence: _sequence &+ 1)
         setAnswer(answer)
         // A handler that answers before taking a streamed body closes the connection after its
         // answer (the body is still coming): its writer starts with keep-alive off. The answer
@@ -106,12 +115,16 @@ extension ConnectionMachine {
         let parser = pass.parser
         // A body that is still (partly) on its way: the connection closes after this answer,
         // reading and discarding what comes meanwhile.
-        let bodyUnread = parser.pointee.isHeadComplete && parser.pointee.bodyFraming != .none && !parser.pointee.isBodyComplete
+        var bodyUnread = false
+        switch parser.pointee.bodyFraming {
+        case .none: break
+        default: bodyUnread = parser.pointee.isHeadComplete && !parser.pointee.isBodyComplete
+        }
         switch answer {
         case .nothing:
             return .answerForHandler(keepAlive: _flags.contains(.answerKeepAlive) && !_flags.contains(.draining) && !bodyUnread)
         case .takingBody:
-            if _state == .streamingBody { return .answerForHandler(keepAlive: false) }  // not at a body's end
+            if case .streamingBody = _state { return .answerForHandler(keepAlive: false) }  // not at a body's end
             if bodyUnread { return takeBody(&pass) }
             return .deliverWholeBody(pass.pendingBody)
         default:
@@ -138,7 +151,7 @@ extension ConnectionMachine {
         case .deferred(let keepAlive), .streamingResponse(let keepAlive):
             if !keepAlive { _flags.remove(.answerKeepAlive) }
             _sequence &+= 1
-            _state = answer == .deferred(keepAlive: keepAlive) ? .awaitingResponse : .streamingResponse
+            if case .deferred = answer { _state = .awaitingResponse } else { _state = .streamingResponse }
             return .stop
         case .upgrading:
             _state = .upgraded

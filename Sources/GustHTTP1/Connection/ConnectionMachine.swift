@@ -114,7 +114,7 @@
         _flags.remove([.answerKeepAlive, .answerIsHead, .answerIsHTTP10])
         if context.keepAlive { _flags.insert(.answerKeepAlive) }
         if context.isHead { _flags.insert(.answerIsHead) }
-        if context.version == .http1_0 { _flags.insert(.answerIsHTTP10) }
+        if case .http1_0 = context.version { _flags.insert(.answerIsHTTP10) }
     }
 
 
