@@ -62,8 +62,10 @@ public enum BodyAbort: Sendable, Equatable, CustomStringConvertible {
 /// Takes a request body piece by piece: the handler passed to `ResponseWriter.streamBody`.
 ///
 /// Called on the reactor thread, once per piece as it arrives (no copy), then once with `.end`
-/// (or `.aborted`). A response sent before `.end` closes the connection after it (the rest of
-/// the body is read and discarded). Cost: one closure call per piece.
+/// (or `.aborted`). From a piece the writer can only send: a response sent before `.end` closes
+/// the connection after it (the rest of the body is read and discarded). Deferring the answer
+/// or streaming it is for `.end` (doing so from a piece is a programming error and traps).
+/// Cost: one closure call per piece.
 public typealias BodyHandler = (BodyPart, inout ResponseWriter, BodyStream) -> Void
 
 /// One request body being streamed to a handler, with backpressure: `pause()` stops delivery

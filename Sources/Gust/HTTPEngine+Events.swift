@@ -23,8 +23,15 @@ extension HTTPEngine {
             readAndStream(id, c)
         case .lingering:
             readAndDiscard(id, c)
-        case .bodyPaused, .awaitingResponse, .streamingResponse, .closing, .upgraded, .closed:
-            // Watching only for the peer leaving (read hang-up, hang-up or error).
+        case .bodyPaused, .awaitingResponse, .streamingResponse:
+            // Watching only for the peer leaving. A reset or a full hang-up: it is gone. A
+            // half-close: it may still be reading, so its answer is delivered first.
+            if events.contains(.error) || events.contains(.hangup) { return close(id) }
+            switch c.pointee.machine.peerHalfClosed() {
+            case .close: close(id)
+            case .keep: settle(id, c)
+            }
+        case .closing, .upgraded, .closed:
             close(id)
         }
     }
@@ -64,5 +71,6 @@ extension HTTPEngine {
         connections.forEachID { id in close(id, reason: .shutdown) }
         closeHandoffs()
         if !draining { reactor.deregister(listener.fd) }
+        performWork()  // the loop will not turn again: body handlers hear `.shutdown` now
     }
 }

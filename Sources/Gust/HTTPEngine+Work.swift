@@ -17,6 +17,8 @@ enum EngineWork {
     case pauseBody(SlotID, BodyStream)
     /// Tell a body handler its body will not complete (its connection is gone, or closing).
     case abort(BodyStream, BodyAbort)
+    /// A response stream's drain waiter was set with nothing pending: run it if still so.
+    case drainCheck(SlotID, UInt32)
 }
 
 extension HTTPEngine {
@@ -48,6 +50,7 @@ extension HTTPEngine {
         case .resumeBody(let id, let stream): performResume(id, stream)
         case .pauseBody(let id, let stream): performPause(id, stream)
         case .abort(let stream, let reason): deliverAbort(stream, reason)
+        case .drainCheck(let id, let sequence): performDrainCheck(id, sequence)
         }
     }
 
@@ -149,6 +152,13 @@ extension HTTPEngine {
         // Blocked output goes when the socket has room (epoll says so).
         guard c.pointee.output != nil, !c.pointee.machine.flags.contains(.writeBlocked) else { return }
         writeReady(id, c)
+    }
+
+    func performDrainCheck(_ id: SlotID, _ sequence: UInt32) {
+        guard let c = connections.pointer(to: id), c.pointee.machine.isStreamingResponse(sequence),
+            c.pointee.output == nil
+        else { return }  // (pending output: the waiter runs when it has drained)
+        notifyDrained(id)  // application code, last
     }
 
     func performFinish(_ id: SlotID, _ sequence: UInt32, _ trailers: String) {

@@ -60,12 +60,14 @@ public final class ResponseStream {
         bytes.withUnsafeBytes { write(unsafeBytes: $0) }
     }
 
-    /// Runs `body` once everything written so far has gone to the socket (at once if nothing
-    /// is pending). One waiter at a time; a later call replaces it.
+    /// Runs `body` once everything written so far has gone to the socket: later in this loop
+    /// turn if nothing is pending, never nested inside the calling code (so a pump that writes
+    /// and waits again, `func pump() { s.write(x); s.onDrain(pump) }`, does not recurse). One
+    /// waiter at a time; a later call replaces it.
     public func onDrain(_ body: @escaping () -> Void) {
         guard isOpen else { return }
-        if pendingBytes == 0 { return body() }
         drainHandler = body
+        if !isAttached || pendingBytes == 0 { engine.enqueue(.drainCheck(connection, sequence)) }
     }
 
     /// Runs `body` on this stream's reactor after `delay` (a timer; allocates it; a zero delay

@@ -152,7 +152,9 @@ public struct ResponseWriter: ~Copyable {
     /// other connections, and the response is sent later with `DeferredResponse.respond` (from
     /// any thread). Requests pipelined behind this one wait for it, in order.
     public mutating func deferResponse() -> DeferredResponse {
-        precondition(canDefer && state == .pending, "deferResponse() on a response that is sent, deferred or completing a deferral")
+        precondition(
+            canDefer && state == .pending,
+            "deferResponse() needs a pending response of a request's own handler (or of a body's .end): not after a send or another deferral, not while completing a deferral, not from a body piece (answer at .end instead)")
         state = .deferred
         return DeferredResponse(engine: engine, connection: connection, sequence: sequence)
     }
@@ -178,7 +180,9 @@ public struct ResponseWriter: ~Copyable {
     /// the end), then each `ResponseStream.write` is a chunk, and `finish()` ends it. Requests
     /// pipelined behind wait for `finish()`. Allocates the stream object (once per response).
     public mutating func startStream(_ status: HTTPStatus = .ok, contentType: ContentType? = .octetStream) -> ResponseStream {
-        precondition(canDefer && state == .pending, "startStream() on a response that is sent, deferred or completing a deferral")
+        precondition(
+            canDefer && state == .pending,
+            "startStream() needs a pending response of a request's own handler (or of a body's .end): not after a send or a deferral, not while completing a deferral, not from a body piece (stream at .end instead)")
         let delimiter: ResponseStream.StreamDelimiter = version == .http1_1 ? .chunked : .close
         if delimiter == .close { keepAlive = false }
         let bodyless = isHead || status.code < 200 || status.code == 204 || status.code == 304

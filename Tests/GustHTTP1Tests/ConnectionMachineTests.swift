@@ -222,6 +222,20 @@ func get(_ path: String, _ extra: String = "") -> String { "GET \(path) HTTP/1.1
         #expect(s.machine.state == .idle && s.written == ["end answer"])
     }
 
+    @Test func aHalfCloseWhilePausedKeepsTheRestForTheResume() {
+        let s = MachineScript()
+        s.policy = { _ in BodyPolicy(limit: 100, streams: true) }
+        s.handler = { _, _ in .takingBody }
+        s.onPiece = { _ in (answered: false, paused: true) }
+        s.receive("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello")
+        s.peerHalfCloses()  // the client sent everything, then shut its side
+        #expect(s.log.suffix(2) == ["half-close: keep", "watch none"], "\(s.log)")
+        s.receive("world")
+        s.onPiece = { _ in (false, false) }
+        s.resume()
+        #expect(s.machine.state == .idle && s.written == ["end answer"] && s.watching == .read)
+    }
+
     @Test func anAnswerBeforeTheEndClosesAndDrainsTheRest() {
         let s = MachineScript()
         s.policy = { _ in BodyPolicy(limit: 100, streams: true) }
@@ -275,6 +289,20 @@ func get(_ path: String, _ extra: String = "") -> String { "GET \(path) HTTP/1.1
         #expect(s.written == ["late", "/fast"] && s.machine.state == .idle)
         s.answerLate(.responded(keepAlive: true), sequence: sequence)  // a second answer
         #expect(s.log.last == "late answer \(sequence) dropped")
+    }
+
+    @Test func aHalfCloseWhileAnAnswerIsOwedWaitsForTheAnswer() {
+        let s = MachineScript()
+        s.handler = { _, _ in .deferred(keepAlive: true) }
+        s.receive(get("/slow"))
+        s.peerHalfCloses()
+        #expect(!s.closed && s.machine.interest() == .none)
+        s.answerLate(.responded(keepAlive: true))
+        #expect(s.written == ["late"] && s.watching == .read, "reading resumes, and will meet the end")
+        let idle = MachineScript()
+        idle.receive(get("/a"))
+        idle.peerHalfCloses()
+        #expect(idle.closed, "a connection that reads sees the end itself; told otherwise, it closes")
     }
 
     @Test func aDeferredAnswerThatClosesDropsWhatQueuedAndLingers() {

@@ -175,6 +175,18 @@ final class MachineScript {
         runPass()
     }
 
+    /// The client shuts down its sending side while the connection is not reading.
+    func peerHalfCloses() {
+        switch machine.peerHalfClosed() {
+        case .close:
+            log.append("half-close: close")
+            close("half-closed")
+        case .keep:
+            log.append("half-close: keep")
+            settle()
+        }
+    }
+
     /// The server drains.
     func drain() {
         switch machine.drain(requestsBuffered: !kept.isEmpty && machine.state == .idle) {

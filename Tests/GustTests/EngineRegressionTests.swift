@@ -60,6 +60,22 @@ import Glibc
     }
 }
 
+/// A body handler whose upload is under way when the server shuts down hears `.shutdown`. (The
+/// notice is queued work like any other; the reactor runs the queue one last time as it stops.)
+@Suite struct ShutdownNoticeTests {
+    @Test func anUploadInProgressHearsShutdown() throws {
+        let aborts = AbortLog()
+        let s = try TestServer(routes: { router in
+            streamingRoutes(router, aborts: aborts)
+        })
+        let c = try s.client()
+        try c.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" + String(repeating: "x", count: 1000))
+        usleep(100_000)
+        s.server.shutdown()
+        #expect(aborts.all == [.shutdown])
+    }
+}
+
 /// Traps that used to end the process. Each runs in a child process (an exit test), so a trap
 /// fails the test instead of the whole suite.
 @Suite struct ArithmeticTrapTests {

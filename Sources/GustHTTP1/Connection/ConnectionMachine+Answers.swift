@@ -34,6 +34,7 @@ extension ConnectionMachine {
     /// The exchange is over at `now`: the idle wait (however long the answer took) starts here.
     mutating func finishAnswer(keepAlive: Bool, now: Int64) -> AfterLateAnswer {
         _since = now
+        _flags.remove(.peerFinished)  // reading resumes (requests sent before the half-close, then its end)
         guard keepAlive else {
             _state = .closing
             return .close

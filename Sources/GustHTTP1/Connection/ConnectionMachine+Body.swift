@@ -81,6 +81,7 @@ extension ConnectionMachine {
     /// hands over what it kept, and reads again).
     public mutating func bodyResumed(now: Int64) -> Bool {
         guard _state == .bodyPaused else { return false }
+        _flags.remove(.peerFinished)  // reading resumes, and will meet the end of the stream
         _state = .streamingBody
         _since = now
         return true

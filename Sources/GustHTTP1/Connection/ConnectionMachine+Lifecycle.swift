@@ -78,7 +78,10 @@ extension ConnectionMachine {
         if _flags.contains(.writeBlocked) { return .write }
         switch _state {
         case .idle, .readingHead, .readingBody, .streamingBody, .lingering: return .read
-        case .bodyPaused, .awaitingResponse, .streamingResponse: return .hangup
+        case .bodyPaused, .awaitingResponse, .streamingResponse:
+            // Watching for the peer leaving; once it has half-closed, only for a reset or a
+            // full hang-up (which epoll reports whatever is asked).
+            return _flags.contains(.peerFinished) ? .none : .hangup
         case .closing, .upgraded, .closed: return .none
         }
     }
@@ -137,6 +140,30 @@ extension ConnectionMachine {
             _state = .closing
             _flags.insert(.lingerOnClose)
             return .requestTimeout(.timedOut(head: wait == .header))
+        }
+    }
+
+    // MARK: The peer
+
+    /// What the client shutting down its sending side comes to.
+    public enum HalfCloseAction: Sendable, Equatable {
+        /// It is gone as far as this connection is concerned: close.
+        case close
+        /// Keep the connection: the answer under way (or the paused body's rest, still in the
+        /// socket) is delivered first; reading resumes after it and meets the end then.
+        case keep
+    }
+
+    /// Event: the client half-closed (a read hang-up) while the connection was not reading
+    /// (paused body, deferred or streamed answer). A client that sends its whole request and
+    /// then shuts down its side still gets its answer: that is how a half-close reads.
+    public mutating func peerHalfClosed() -> HalfCloseAction {
+        switch _state {
+        case .bodyPaused, .awaitingResponse, .streamingResponse:
+            _flags.insert(.peerFinished)
+            return .keep
+        default:
+            return .close
         }
     }
 

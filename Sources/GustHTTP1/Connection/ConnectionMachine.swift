@@ -40,8 +40,8 @@
     }
 
     public struct Flags: OptionSet, Sendable {
-        public var rawValue: UInt8
-        @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public var rawValue: UInt16
+        @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
         /// Close by lingering (shut down our side, drain the client) rather than at once: after
         /// an error response, or when unread bytes would otherwise turn the close into a reset.
         @inlinable public static var lingerOnClose: Flags { Flags(rawValue: 1) }
@@ -60,6 +60,9 @@
         @inlinable public static var draining: Flags { Flags(rawValue: 64) }
         /// The connection's timer is armed, for `timerAt`.
         @inlinable public static var timerArmed: Flags { Flags(rawValue: 128) }
+        /// The client shut down its sending side (a half-close) while the connection was not
+        /// reading: what it sent is still to be read; it is not watched for reading meanwhile.
+        @inlinable public static var peerFinished: Flags { Flags(rawValue: 256) }
     }
 
     // The state is the machine's own: read through the getters below, written only by its
