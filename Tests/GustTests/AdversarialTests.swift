@@ -140,7 +140,7 @@ final class DeferredBox: @unchecked Sendable {
         let r = try c.readResponse()
         #expect(r.status == 200)
         // chunked body: read until the terminating chunk
-        let body = try advReadChunked(c)
+        let body = try readChunked(c).data
         let text = String(decoding: body, as: UTF8.self)
         #expect(text == "a", "\(text.debugDescription)")  // the waiter's write came after finish()
         #expect(try c.readResponse().text == "Hello, World!")
@@ -149,7 +149,7 @@ final class DeferredBox: @unchecked Sendable {
         let d = try s.client()
         try d.send(get("/late-misuse") + get("/plaintext"))
         #expect(try d.readResponse().status == 200)
-        let got = try advReadChunked(d)
+        let got = try readChunked(d).data
         #expect(got.count == 3 << 20)
         #expect(try d.readResponse().text == "Hello, World!")
         #expect(log.wait { $0.contains("late write after finish: false") })
@@ -896,7 +896,7 @@ final class DeferredBox: @unchecked Sendable {
                 switch k {
                 case 50:
                     #expect(r.status == 200)
-                    let body = try advReadChunked(c)
+                    let body = try readChunked(c).data
                     #expect(String(decoding: body, as: UTF8.self).contains("tick 3 of 3"))
                 case 120: #expect(r.text == "waited 3 ms\n")
                 case 160: #expect(r.body.count == 300000)
@@ -961,35 +961,6 @@ final class CloserProtocol: UpgradeHandler, @unchecked Sendable {
 
 /// Deferred answers with their ids, shared by the answering threads.
 let pending = Mutex<[(DeferredResponse, Int)]>([])
-
-/// Reads a chunked body (after its head) from `c`, leaving what follows in `c.pending`.
-func advReadChunked(_ c: TestClient) throws -> [UInt8] {
-    var body: [UInt8] = []
-    func line() throws -> String {
-        while true {
-            if let i = c.pending.firstIndex(of: 10), i > 0, c.pending[i - 1] == 13 {
-                let l = String(decoding: c.pending[0..<(i - 1)], as: UTF8.self)
-                c.pending.removeFirst(i + 1)
-                return l
-            }
-            guard let more = try c.readSome() else { throw TestClient.Failure(description: "closed inside a chunked body") }
-            c.pending += more
-        }
-    }
-    while true {
-        let sizeLine = try line()
-        guard let size = Int(sizeLine.split(separator: ";").first.map(String.init) ?? "", radix: 16) else {
-            throw TestClient.Failure(description: "bad chunk size line \(sizeLine.debugDescription)")
-        }
-        if size == 0 {
-            while try !line().isEmpty {}
-            return body
-        }
-        try c.fill(size + 2)
-        body += c.pending[0..<size]
-        c.pending.removeFirst(size + 2)
-    }
-}
 
 extension Array where Element == UInt8 {
     func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix }
