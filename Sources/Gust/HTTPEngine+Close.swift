@@ -26,7 +26,19 @@ extension HTTPEngine {
     /// everything the connection held, then the descriptor, last and exactly once. A handler
     /// streaming the body hears `reason` afterwards (queued: no application code runs here).
     func close(_ id: SlotID, reason: BodyAbort = .clientGone) {
-        guard var record = connections.remove(id) else { return }
+        guard let (fd, orphan) = removeRecord(id) else { return }
+        counters.closed += 1
+        System.close(fd)
+        if let orphan { enqueue(.abort(orphan, reason)) }
+    }
+
+    /// Takes connection `id`'s record out of the slab (no later event, timer or queued work
+    /// finds it) and gives back everything it held but its descriptor: the timer, the leases,
+    /// a file transfer, a response stream (finished), a pending upgrade. Returns the descriptor
+    /// and the body stream that was still being fed, or nil when the connection is gone already.
+    /// Closing and handing off both start here.
+    func removeRecord(_ id: SlotID) -> (fd: Int32, orphan: BodyStream?)? {
+        guard var record = connections.remove(id) else { return nil }
         record.machine.closed()
         if record.timer != .none { reactor.cancelTimer(record.timer) }
         var orphan: BodyStream?
@@ -42,8 +54,15 @@ extension HTTPEngine {
             stream.drainHandler = nil
         }
         pendingUpgrades.removeValue(forKey: id.packed)
-        counters.closed += 1
-        System.close(record.fd)
-        if let orphan { enqueue(.abort(orphan, reason)) }
+        return (record.fd, orphan)
+    }
+
+    /// A closing connection still holds bytes of requests that will never be served (behind a
+    /// final answer, or a turn cut short by draining): drop them; the close lingers, so that
+    /// they do not turn it into a reset.
+    func dropUnservedInput(_ c: UnsafeMutablePointer<Connection>) {
+        guard c.pointee.machine.state.isClosing, let lease = c.pointee.input, !lease.pointee.buffer.isEmpty else { return }
+        c.pointee.machine.unreadInputLeft()
+        lease.pointee.buffer.clear()
     }
 }

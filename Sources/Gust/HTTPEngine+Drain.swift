@@ -23,10 +23,8 @@ extension HTTPEngine {
         case .closeNow:
             close(id)
         case .closeAfterExchange:
-            if c.pointee.machine.state.isClosing, let lease = c.pointee.input, lease.pointee.stream == nil {
-                lease.pointee.buffer.clear()  // a turn's requests that will not be served now
-                releaseInputIfDone(c)
-            }
+            dropUnservedInput(c)  // a turn's requests that will not be served now
+            releaseInputIfDone(c)
             settle(id, c)
         }
     }

@@ -60,9 +60,7 @@ extension HTTPEngine {
         guard !stream.isFinished else { return }
         stream.isFinished = true
         let mark = output.pointee.writerIndex
-        var writer = ResponseWriter(
-            engine: self, connection: stream.connection, answer: AnswerContext(keepAlive: false, isHead: false, version: .http1_1, sequence: 0),
-            canDefer: false, canStream: false)
+        var writer = ResponseWriter(engine: self, connection: stream.connection, answer: .serverClosing, canDefer: false, canStream: false)
         writer.state = .sent
         stream.handler(.aborted(reason), &writer, stream)
         _ = writer.result()
@@ -89,9 +87,7 @@ extension HTTPEngine {
     func respond(to why: Rejection, _ id: SlotID) {
         if case .timedOut = why {} else { counters.badRequests += 1 }
         let status = HTTPStatus.predefined(why.status) ?? .badRequest
-        var writer = ResponseWriter(
-            engine: self, connection: id, answer: AnswerContext(keepAlive: false, isHead: false, version: .http1_1, sequence: 0),
-            canDefer: false, canStream: false)
+        var writer = ResponseWriter(engine: self, connection: id, answer: .serverClosing, canDefer: false, canStream: false)
         writer.send(status, contentType: .plainTextUTF8, "\(status.reason): \(why.detail)\n")
         _ = writer.result()
     }
@@ -142,4 +138,10 @@ extension HTTPEngine {
         result.attachment.response?.isFinished = true
         result.attachment.body?.isFinished = true
     }
+}
+
+extension AnswerContext {
+    /// What the server's own answers are encoded with (a rejection, a writer that can no
+    /// longer send): HTTP/1.1, not HEAD, the connection closing after.
+    static let serverClosing = AnswerContext(keepAlive: false, isHead: false, version: .http1_1, sequence: 0)
 }

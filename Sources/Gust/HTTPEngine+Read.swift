@@ -155,10 +155,7 @@ extension HTTPEngine {
         if case .needMore(let keep) = end {
             lease.pointee.buffer.writerIndex = lease.pointee.buffer.readerIndex + keep  // framing already decoded
         }
-        if c.pointee.machine.state.isClosing && !lease.pointee.buffer.isEmpty {
-            c.pointee.machine.unreadInputLeft()  // never to be served: drained by lingering
-            lease.pointee.buffer.clear()
-        }
+        dropUnservedInput(c)
         if case .yielded = end { yieldTurn(id) }
         releaseInputIfDone(c)
         finishPass(id, c, mark)

@@ -80,24 +80,17 @@ extension HTTPEngine {
         var bytes: [UInt8] = []
         if let lease = c.pointee.input { bytes.append(contentsOf: lease.pointee.buffer.unsafeReadable) }
         bytes.append(contentsOf: unread)
-        guard var record = connections.remove(id) else { return }
-        record.machine.closed()
-        if record.timer != .none { reactor.cancelTimer(record.timer) }
-        if let lease = record.input {
-            lease.pointee.stream = nil
-            releaseInputLease(lease)
-        }
-        if let lease = record.output { releaseOutputLease(lease) }
+        guard let (fd, _) = removeRecord(id) else { return }
         counters.upgraded += 1
         let token = Self.handoffBit | nextHandoffToken
         nextHandoffToken &+= 1
         do {
-            try reactor.modify(record.fd, interest: .readable, token: token)
+            try reactor.modify(fd, interest: .readable, token: token)
         } catch {
             counters.closed += 1
-            return System.close(record.fd)
+            return System.close(fd)
         }
-        let connection = UpgradedConnection(fd: record.fd, token: token, handler: handler, engine: self)
+        let connection = UpgradedConnection(fd: fd, token: token, handler: handler, engine: self)
         handoffs[token] = connection
         bytes.withUnsafeBytes { handler.takeOver(connection, unread: $0) }  // application code, last
     }

@@ -56,11 +56,9 @@ extension HTTPEngine {
 
     // MARK: Deferred answers
 
-    /// Whether connection `id` waits for the deferred answer `sequence`, and none is queued.
+    /// Whether connection `id` waits for the deferred answer `sequence`.
     func isAwaiting(_ id: SlotID, _ sequence: UInt32) -> Bool {
-        guard let c = connections.pointer(to: id) else { return false }
-        guard case .awaitingResponse = c.pointee.machine.state else { return false }
-        return c.pointee.machine.sequence == sequence
+        connections.pointer(to: id)?.pointee.machine.isAwaiting(sequence) ?? false
     }
 
     /// Queues a deferred answer; false when nobody waits for it any more (the client left, or
@@ -71,14 +69,14 @@ extension HTTPEngine {
         guard let c = connections.pointer(to: id), answering != id.packed else { return false }
         let machine = c.pointee.machine
         let deferring = machine.sequence &+ 1 == sequence && !machine.isAnswering(machine.sequence)
-        guard isAwaiting(id, sequence) || deferring else { return false }
+        guard machine.isAwaiting(sequence) || deferring else { return false }
         for case .answer(let queued, let s, _) in work where queued == id && s == sequence { return false }
         enqueue(.answer(id, sequence, body))
         return true
     }
 
     func performAnswer(_ id: SlotID, _ sequence: UInt32, _ body: (inout ResponseWriter) -> Void) {
-        guard isAwaiting(id, sequence), let c = connections.pointer(to: id) else { return }
+        guard let c = connections.pointer(to: id), c.pointee.machine.isAwaiting(sequence) else { return }
         let context = c.pointee.machine.pendingAnswer
         let mark = output.pointee.writerIndex
         answering = id.packed
@@ -100,10 +98,7 @@ extension HTTPEngine {
     /// After a late answer (deferred, or the end of a response stream) is in the output: write
     /// it, then serve what queued up behind it, or close.
     func resume(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>, _ after: AfterLateAnswer, _ mark: Int) {
-        if after == .close, let lease = c.pointee.input, !lease.pointee.buffer.isEmpty {
-            c.pointee.machine.unreadInputLeft()  // requests that will not be answered: drain them
-            lease.pointee.buffer.clear()
-        }
+        dropUnservedInput(c)  // (after `.close`: requests queued behind the answer)
         guard emit(id, c, from: mark) else { return }
         if after == .resume && c.pointee.output == nil && c.pointee.file == nil && c.pointee.input != nil {
             return serveLease(id, c)

@@ -20,9 +20,10 @@ final class Counter: Sendable {
 final class AnswerThread: Sendable {
     let queue = Mutex<(items: [(DeferredResponse, Int)], stop: Bool)>(([], false))
     let answered = Counter()
+    let thread = Mutex<OSThread?>(nil)
 
     init() {
-        OSThread.spawn(name: "answers") { [self] in
+        let spawned = OSThread.spawn(name: "answers") { [self] in
             while true {
                 let (batch, stop) = queue.withLock { q -> ([(DeferredResponse, Int)], Bool) in
                     let taken = q.items
@@ -37,10 +38,15 @@ final class AnswerThread: Sendable {
                 usleep(UInt32.random(in: 100...2000))
             }
         }
+        thread.withLock { $0 = spawned }
     }
 
     func answer(_ deferred: DeferredResponse, _ id: Int) { queue.withLock { $0.items.append((deferred, id)) } }
-    func stop() { queue.withLock { $0.stop = true } }
+    /// Stops the thread and waits for it.
+    func stop() {
+        queue.withLock { $0.stop = true }
+        thread.withLock { $0 }?.join()
+    }
 }
 
 @Suite struct CompletionHandleTests {
@@ -92,10 +98,11 @@ final class AnswerThread: Sendable {
         let s = try TestServer(routes: { router in
             router.get("/twice") { _, res in
                 let deferred = res.deferResponse()
-                OSThread.spawn(name: "twice") {
+                let answering = OSThread.spawn(name: "twice") {
                     deferred.respond { res in res.send(.ok, "first") }
                     deferred.respond { res in res.send(.ok, "second") }
                 }
+                answering.join()  // two answers from another thread, both queued before the handler returns
             }
         })
         let c = try s.client()

@@ -101,6 +101,11 @@
         (_state == .awaitingResponse || _state == .streamingResponse) && _sequence == sequence
     }
 
+    /// Whether the connection waits for the deferred answer named `sequence`.
+    public func isAwaiting(_ sequence: UInt32) -> Bool {
+        _state == .awaitingResponse && _sequence == sequence
+    }
+
     public func isStreamingResponse(_ sequence: UInt32) -> Bool {
         _state == .streamingResponse && _sequence == sequence
     }
