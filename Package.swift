@@ -19,13 +19,21 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         .target(name: "CGustSystem"),
         .target(name: "GustCore", swiftSettings: strict),
         .target(name: "GustHTTP1", dependencies: ["GustCore"], swiftSettings: strict),
         .target(name: "GustIO", dependencies: ["CGustSystem", "GustCore"], swiftSettings: strict),
-        .target(name: "Gust", dependencies: ["GustCore", "GustHTTP1", "GustIO"], swiftSettings: strict),
+        .target(
+            name: "Gust",
+            dependencies: [
+                "GustCore", "GustHTTP1", "GustIO", .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .target(name: "GustDemo", dependencies: ["Gust"], swiftSettings: strict),
         .target(
             name: "GustBench",

@@ -1,5 +1,6 @@
 @_spi(GustInternal) import GustHTTP1
 @_spi(GustInternal) import GustIO
+import Logging
 
 /// Everything a `Server` needs to know before it starts. Defaults suit a production server on
 /// a small machine; every limit is documented where it is enforced.
@@ -48,6 +49,15 @@ public struct ServerConfiguration: Sendable {
     public var maxPipelinedRequests: Int = 64
     /// The `Server` header value. Default "Gust".
     public var serverName: String = "Gust"
+    /// How long an async handler may take before it is cancelled and answered with
+    /// `deadlineStatus` (a route's `RouteOptions.deadline` overrides it); nil for no deadline.
+    /// Default 60 s.
+    public var handlerDeadline: Duration? = .seconds(60)
+    /// The answer to a request whose async handler missed its deadline. Default 503.
+    public var deadlineStatus: HTTPStatus = .serviceUnavailable
+    /// Where the server logs: handler errors (with the request id), deadlines missed.
+    /// Default: swift-log's bootstrapped handler, label "gust".
+    public var logger = Logger(label: "gust")
 
     public init() {}
 
@@ -64,6 +74,7 @@ public struct ServerConfiguration: Sendable {
                                 ("writeTimeout", writeTimeout), ("lingerTimeout", lingerTimeout)] {
             guard timeout > .zero else { throw ConfigurationError("\(name) must be positive") }
         }
+        if let handlerDeadline, handlerDeadline <= .zero { throw ConfigurationError("handlerDeadline must be positive") }
         guard maxRequestsPerConnection >= 0 else { throw ConfigurationError("maxRequestsPerConnection must not be negative") }
         guard maxPipelinedRequests >= 1 else { throw ConfigurationError("maxPipelinedRequests must be at least 1") }
         guard serverName.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7f }) else {

@@ -54,6 +54,7 @@ extension HTTPEngine {
             stream.drainHandler = nil
         }
         pendingUpgrades.removeValue(forKey: id.packed)
+        if !asyncTasks.isEmpty { dropAsyncTask(id) }
         return (record.fd, orphan)
     }
 

@@ -29,7 +29,9 @@ extension HTTPEngine {
             if events.contains(.error) || events.contains(.hangup) { return close(id) }
             switch c.pointee.machine.peerHalfClosed() {
             case .close: close(id)
-            case .keep: settle(id, c)
+            case .keep:
+                if !asyncTasks.isEmpty { cancelAsyncTask(id) }
+                settle(id, c)
             }
         case .closing, .upgraded, .closed:
             close(id)

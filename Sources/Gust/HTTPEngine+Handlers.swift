@@ -8,28 +8,47 @@
 /// afterwards. (Application code cannot close a connection or write to it directly; what it
 /// asks for is queued, `HTTPEngine+Work`.)
 extension HTTPEngine {
-    /// Runs the handler routed for the request at the start of `pass`.
+    /// Runs the handler routed for the request at the start of `pass`. A handler that throws
+    /// before answering is answered for (`HTTPError`: its answer; anything else: 500, logged).
     func callHandler(_ id: SlotID, _ pass: RequestPass, _ invocation: Invocation, _ match: inout RouteMatch) -> HandlerResult {
         var writer = ResponseWriter(engine: self, connection: id, answer: invocation.answer, canDefer: true, canStream: true)
         withUnsafePointer(to: &match) { match in
             let request = Request(
                 base: pass.requestBase, parser: pass.parser, slots: pass.headers, bodyOffset: invocation.body.lowerBound,
-                bodyLength: invocation.body.count, match: match, routes: routes)
-            switch match.pointee.outcome {
-            case .route(let index):
-                routes.handler(index)(request, &writer)
-            case .methodNotAllowed(let node):
-                writer.header("Allow", routes.allowValues[node])
-                writer.send(.methodNotAllowed, "Method Not Allowed\n")
-            case .notFound:
-                if let notFound = routes.notFoundHandler {
-                    notFound(request, &writer)
-                } else {
-                    writer.send(.notFound, "Not Found\n")
+                bodyLength: invocation.body.count, match: match, routes: routes,
+                id: RequestID(reactor: reactor.id, number: counters.requests))
+            do {
+                switch match.pointee.outcome {
+                case .route(let index):
+                    try routes.handler(index)(request, &writer)
+                case .methodNotAllowed(let node):
+                    writer.header("Allow", routes.allowValues[node])
+                    writer.send(.methodNotAllowed, "Method Not Allowed\n")
+                case .notFound:
+                    if let notFound = routes.notFoundHandler {
+                        try notFound(request, &writer)
+                    } else {
+                        writer.send(.notFound, "Not Found\n")
+                    }
                 }
+            } catch {
+                handlerThrew(error, request, &writer)
             }
         }
         return writer.result()
+    }
+
+    /// An inline handler threw: its answer, if it had not answered yet; logged otherwise.
+    func handlerThrew(_ error: any Error, _ request: borrowing Request, _ writer: inout ResponseWriter) {
+        let route = request.routePattern
+        guard !writer.isSent else {
+            counters.handlerErrors += 1
+            logger.error(
+                "handler failed after answering", metadata: ["request-id": "\(request.id)", "route": "\(route ?? "-")", "error": "\(String(reflecting: error))"])
+            return
+        }
+        writer.discardHeaders()
+        writer.send(errorResponse(error, requestID: request.id, route: route))
     }
 
     /// Hands one piece of body to the handler taking it. The handler may answer (the answer

@@ -8,6 +8,10 @@
 enum EngineWork {
     /// A deferred answer (`DeferredResponse.respond`), for the deferral named by the sequence.
     case answer(SlotID, UInt32, (inout ResponseWriter) -> Void)
+    /// An async handler's answer, for the deferral named by the sequence.
+    case respond(SlotID, UInt32, Response)
+    /// Cancel an async handler's task (its client left, or its deadline passed).
+    case cancelTask(Task<Void, Never>)
     /// A response stream wrote pieces into the connection's output: write them.
     case flush(SlotID)
     /// A response stream finished (the sequence names it), with its trailer lines.
@@ -45,6 +49,8 @@ extension HTTPEngine {
     func perform(_ item: EngineWork) {
         switch item {
         case .answer(let id, let sequence, let body): performAnswer(id, sequence, body)
+        case .respond(let id, let sequence, let response): performAnswer(id, sequence) { $0.send(response) }
+        case .cancelTask(let task): task.cancel()
         case .flush(let id): performFlush(id)
         case .finishStream(let id, let sequence, let trailers): performFinish(id, sequence, trailers)
         case .resumeBody(let id, let stream): performResume(id, stream)
@@ -66,12 +72,30 @@ extension HTTPEngine {
     /// that defers (before the deferral is recorded: its sequence is the next one) is queued
     /// too: it is carried out once that handler has returned.
     func queueAnswer(_ id: SlotID, _ sequence: UInt32, _ body: @escaping (inout ResponseWriter) -> Void) -> Bool {
+        guard canQueueAnswer(id, sequence) else { return false }
+        enqueue(.answer(id, sequence, body))
+        return true
+    }
+
+    /// Queues an async handler's answer (as `queueAnswer`).
+    func queueResponse(_ id: SlotID, _ sequence: UInt32, _ response: Response) -> Bool {
+        guard canQueueAnswer(id, sequence) else { return false }
+        enqueue(.respond(id, sequence, response))
+        return true
+    }
+
+    func canQueueAnswer(_ id: SlotID, _ sequence: UInt32) -> Bool {
         guard let c = connections.pointer(to: id), answering != id.packed else { return false }
         let machine = c.pointee.machine
         let deferring = machine.sequence &+ 1 == sequence && !machine.isAnswering(machine.sequence)
         guard machine.isAwaiting(sequence) || deferring else { return false }
-        for case .answer(let queued, let s, _) in work where queued == id && s == sequence { return false }
-        enqueue(.answer(id, sequence, body))
+        for item in work {
+            switch item {
+            case .answer(let queued, let s, _) where queued == id && s == sequence: return false
+            case .respond(let queued, let s, _) where queued == id && s == sequence: return false
+            default: continue
+            }
+        }
         return true
     }
 

@@ -1,6 +1,7 @@
 @_spi(GustInternal) import GustCore
 @_spi(GustInternal) import GustHTTP1
 @_spi(GustInternal) import GustIO
+import Logging
 
 /// The HTTP/1.1 server side of one reactor: the driver of its connections' state machines.
 ///
@@ -79,6 +80,15 @@ final class HTTPEngine: ReactorDelegate {
     /// Descriptors handed to other protocols (`HTTPEngine+Upgrade`), by token.
     var handoffs: [UInt64: UpgradedConnection] = [:]
     var nextHandoffToken: UInt64 = 0
+    /// Async handlers' tasks that suspended, by connection (`HTTPEngine+Async`).
+    var asyncTasks: [UInt64: AsyncTaskRecord] = [:]
+    /// The task being started (a token), and the answer it gave before suspending, if any.
+    var startingAsync: UInt64 = 0
+    var asyncStarts: UInt64 = 0
+    var immediateResponse: Response?
+    let handlerDeadline: Duration?
+    let deadlineStatus: HTTPStatus
+    let logger: Logger
 
     static let listenerToken = UInt64.max - 1
     /// Tokens with this bit name descriptors handed off to another protocol (a connection's
@@ -108,6 +118,9 @@ final class HTTPEngine: ReactorDelegate {
         inputLeaseSize = configuration.inputLeaseSize
         outputLeaseSize = 16 * 1024
         flushThreshold = configuration.flushThreshold
+        handlerDeadline = configuration.handlerDeadline
+        deadlineStatus = configuration.deadlineStatus
+        logger = configuration.logger
         maximumBodyBytes = routes.options.reduce(configuration.limits.maxBodyBytes) { max($0, $1.maxBodyBytes ?? 0) }
         do {
             try reactor.register(listener.fd, interest: .readable, token: Self.listenerToken)
@@ -148,7 +161,8 @@ final class HTTPEngine: ReactorDelegate {
             closed: counters.closed, rejected: counters.rejected, requests: counters.requests,
             badRequests: counters.badRequests, timeouts: counters.timeouts, inputLeases: inputLeases.leased,
             outputLeases: outputLeases.leased, cachedLeases: inputLeases.cachedCount + outputLeases.cachedCount,
-            connectionRecordBytes: MemoryLayout<Connection>.stride, pendingTimers: reactor.pendingTimers)
+            connectionRecordBytes: MemoryLayout<Connection>.stride, pendingTimers: reactor.pendingTimers,
+            asyncTasks: asyncTasks.count, handlerErrors: counters.handlerErrors, deadlinesMissed: counters.deadlinesMissed)
     }
 }
 
@@ -163,6 +177,10 @@ struct EngineCounters {
     var timeouts = 0
     /// Connections handed to another protocol after an upgrade.
     var upgraded = 0
+    /// Handlers that threw something other than an `HTTPError` (answered 500).
+    var handlerErrors = 0
+    /// Async handlers cancelled and answered at their deadline.
+    var deadlinesMissed = 0
 }
 
 extension ServerConfiguration {

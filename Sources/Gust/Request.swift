@@ -17,11 +17,14 @@ public struct Request: ~Copyable {
     let bodyLength: Int
     let match: UnsafePointer<RouteMatch>
     unowned(unsafe) let routes: RouteTable
+    /// This request's name in logs and error bodies.
+    public let id: RequestID
 
     init(
         base: UnsafePointer<UInt8>, parser: UnsafePointer<RequestParser>, slots: UnsafePointer<HeaderSlot>,
-        bodyOffset: Int, bodyLength: Int, match: UnsafePointer<RouteMatch>, routes: RouteTable
+        bodyOffset: Int, bodyLength: Int, match: UnsafePointer<RouteMatch>, routes: RouteTable, id: RequestID
     ) {
+        self.id = id
         self.base = base
         self.parser = parser
         self.slots = slots
@@ -199,5 +202,16 @@ public struct Request: ~Copyable {
     /// The body bytes in place (no copy). Valid only inside `body`.
     public func withUnsafeBody<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try body(UnsafeRawBufferPointer(start: base + bodyOffset, count: bodyLength))
+    }
+
+    /// Decodes the JSON body with the router's coder. Throws an `HTTPError`: 415 unless the
+    /// `Content-Type` is JSON, 400 saying what is wrong with a malformed body or a mismatched
+    /// type. (A body past the route's limit was answered 413 before the handler ran.)
+    public func decode<T: Decodable>(as type: T.Type = T.self) throws -> T {
+        try withUnsafeHeader("Content-Type") { contentType in
+            try withUnsafeBody { body in
+                try JSONBody.decode(type, contentType: contentType, body: body, coding: routes.jsonCoding)
+            }
+        }
     }
 }

@@ -18,10 +18,15 @@ public struct RouteOptions: Sendable, Equatable {
     /// The largest body this route accepts (413 beyond it); nil: the server's limit.
     public var maxBodyBytes: Int?
     public var body: BodyHandling
+    /// How long this route's async handler may take (cancelled and answered 503 after); nil:
+    /// the server's `handlerDeadline`.
+    public var deadline: Duration?
 
-    public init(maxBodyBytes: Int? = nil, body: BodyHandling = .buffer) {
+    public init(maxBodyBytes: Int? = nil, body: BodyHandling = .buffer, deadline: Duration? = nil) {
         precondition(maxBodyBytes.map { $0 >= 0 } ?? true, "maxBodyBytes must not be negative")
+        precondition(deadline.map { $0 > .zero } ?? true, "a deadline must be positive")
         self.maxBodyBytes = maxBodyBytes
         self.body = body
+        self.deadline = deadline
     }
 }

@@ -38,8 +38,11 @@
     /// Per node, the `Allow` value for a 405 ("GET, HEAD").
     let allowValues: [String]
     let notFoundHandler: Handler?
+    /// The coder of `decode(as:)` and `Response.json`.
+    let jsonCoding: any JSONCoding
 
-    init(routes: [Router.Route], notFound: Handler?) {
+    init(routes: [Router.Route], notFound: Handler?, jsonCoding: any JSONCoding = FoundationJSONCoding()) {
+        self.jsonCoding = jsonCoding
         // Build a pointer-y tree first, then flatten it breadth-first.
         final class BuildNode {
             var statics: [(label: [UInt8], node: BuildNode)] = []

@@ -24,6 +24,8 @@ public final class Router {
 
     var routes: [Route] = []
     var notFoundHandler: Handler?
+    /// The JSON coder of `decode(as:)` and `Response.json` on this router's routes.
+    public var jsonCoding: any JSONCoding = FoundationJSONCoding()
 
     /// The most `:name` and `*` captures one pattern may have.
     public static let maximumParameters = 8  // RouteMatch.capacity
@@ -70,5 +72,5 @@ public final class Router {
     public func notFound(_ handler: @escaping Handler) { notFoundHandler = handler }
 
     /// The immutable, shareable table the reactors route with.
-    @_spi(GustInternal) public func compile() -> RouteTable { RouteTable(routes: routes, notFound: notFoundHandler) }
+    @_spi(GustInternal) public func compile() -> RouteTable { RouteTable(routes: routes, notFound: notFoundHandler, jsonCoding: jsonCoding) }
 }

@@ -22,6 +22,12 @@ public struct ServerStats: Sendable, CustomStringConvertible {
         /// Size of one connection record in the slab.
         public var connectionRecordBytes: Int
         public var pendingTimers: Int
+        /// Async handlers suspended, their connections waiting for them.
+        public var asyncTasks: Int = 0
+        /// Handlers that threw something other than an `HTTPError` (answered 500).
+        public var handlerErrors: Int = 0
+        /// Async handlers cancelled and answered at their deadline.
+        public var deadlinesMissed: Int = 0
 
         /// Stands for a reactor that stopped before it could answer (dropped from the result).
         static let stopped = Reactor(
@@ -38,9 +44,13 @@ public struct ServerStats: Sendable, CustomStringConvertible {
     public var timeouts: Int { reactors.reduce(0) { $0 + $1.timeouts } }
     public var inputLeases: Int { reactors.reduce(0) { $0 + $1.inputLeases } }
     public var outputLeases: Int { reactors.reduce(0) { $0 + $1.outputLeases } }
+    public var asyncTasks: Int { reactors.reduce(0) { $0 + $1.asyncTasks } }
+    public var handlerErrors: Int { reactors.reduce(0) { $0 + $1.handlerErrors } }
+    public var deadlinesMissed: Int { reactors.reduce(0) { $0 + $1.deadlinesMissed } }
 
     public var description: String {
         "connections=\(connections) accepted=\(accepted) requests=\(requests) badRequests=\(badRequests) timeouts=\(timeouts) "
-            + "inputLeases=\(inputLeases) outputLeases=\(outputLeases)"
+            + "inputLeases=\(inputLeases) outputLeases=\(outputLeases) asyncTasks=\(asyncTasks) handlerErrors=\(handlerErrors) "
+            + "deadlinesMissed=\(deadlinesMissed)"
     }
 }

@@ -16,6 +16,9 @@ public enum DemoApp {
         GET  /stream?n=N&ms=M    a chunked response: N lines (0...10000, default 5), one every M ms (default 100)
         POST /upload             streams the body (up to 1 GiB, any framing) and answers its size and FNV-1a hash
         GET  /static/...         with --static-dir DIR: the files under DIR (sendfile, ETag, ranges)
+        GET  /async/plaintext    Hello, World! from an async handler
+        GET  /async/json         {"message":"Hello, World!"} encoded from a value by an async handler
+        POST /async/json         decodes {"name": String, "count": Int}, answers them with "doubled": count*2
         """
 
     static let index = "Gust demo\n" + routeList + "\n"
@@ -75,6 +78,33 @@ public enum DemoApp {
                 }
             }
         }
+        router.get("/async/plaintext") { _ in
+            "Hello, World!"
+        }
+        router.get("/async/json") { _ in
+            .json(Message(message: "Hello, World!"))
+        }
+        router.post("/async/json") { req in
+            let input = try req.decode(as: Counted.self)
+            let (doubled, overflow) = input.count.multipliedReportingOverflow(by: 2)
+            guard !overflow else { throw HTTPError(.badRequest, "count is too large to double") }
+            return .json(Doubled(name: input.name, count: input.count, doubled: doubled))
+        }
         return router
+    }
+
+    struct Message: Codable, Sendable {
+        var message: String
+    }
+
+    struct Counted: Codable, Sendable {
+        var name: String
+        var count: Int
+    }
+
+    struct Doubled: Codable, Sendable {
+        var name: String
+        var count: Int
+        var doubled: Int
     }
 }

@@ -28,6 +28,8 @@ import CGustSystem
 @_spi(GustInternal) public final class Reactor {
     public let handle: ReactorHandle
     public var id: Int { handle.id }
+    /// The task executor bound to this reactor (tasks that prefer it run on this thread).
+    public var executor: ReactorExecutor { handle.executor }
     /// What the loop waits on (`ReactorBackend`): epoll today. A concrete type, so that the
     /// calls on the hot path are direct.
     @usableFromInline let backend: EpollBackend
@@ -158,7 +160,7 @@ import CGustSystem
         }
         while running {
             var timeout: Int32 = -1
-            if !soon.isEmpty || !immediate.isEmpty {
+            if !soon.isEmpty || !immediate.isEmpty || handle.executor.hasLocalJobs {
                 timeout = 0
             } else if let deadline = timers.nextDeadline() {
                 let ns = deadline.nanoseconds &- now.nanoseconds
@@ -174,7 +176,9 @@ import CGustSystem
                         startIteration()
                     }
                     if token == Self.wakeToken {
-                        for job in handle.takeJobs() { job(self) }
+                        let (jobs, tasks) = handle.takeJobs()
+                        for job in jobs { job(self) }
+                        for task in tasks { handle.executor.run(task) }
                     } else {
                         delegate.reactor(self, ready: token, events: events)
                     }
@@ -193,7 +197,9 @@ import CGustSystem
                     }
                 }
             }
-            while !soon.isEmpty || !immediate.isEmpty {
+            let executor = handle.executor
+            while !soon.isEmpty || !immediate.isEmpty || executor.hasLocalJobs {
+                executor.runLocalJobs()
                 if !immediate.isEmpty {
                     let keys = immediate
                     immediate.removeAll(keepingCapacity: true)
@@ -205,7 +211,13 @@ import CGustSystem
             }
         }
         delegate.reactorWillStop(self)
-        for job in handle.close() { job(self) }
+        // Tasks woken by the delegate's closing (cancelled handlers) finish their turn here;
+        // jobs that come later go to the global executor (`ReactorExecutor`).
+        handle.executor.runLocalJobs()
+        let (jobs, tasks) = handle.close()
+        for job in jobs { job(self) }
+        for task in tasks { handle.executor.run(task) }
+        handle.executor.runLocalJobs()
         self.delegate = nil
         callbacks.removeAll()
         soon.removeAll()

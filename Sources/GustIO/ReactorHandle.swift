@@ -14,7 +14,9 @@ import Synchronization
     public let epollFD: Int32
     /// Written to wake the reactor; registered in its epoll set.
     public let wakeFD: Int32
-    let jobs = Mutex<(queue: [ReactorJob], open: Bool)>(([], true))
+    let jobs = Mutex<(queue: [ReactorJob], tasks: [UnownedJob], open: Bool)>(([], [], true))
+    /// The task executor that runs tasks on this reactor's thread (`ReactorExecutor`).
+    public let executor = ReactorExecutor()
     /// The running loop's thread (`pthread_self`), or 0 when no loop runs.
     let thread = Atomic<UInt>(0)
 
@@ -27,6 +29,7 @@ import Synchronization
             System.close(epollFD)
             throw error
         }
+        executor.handle = self
     }
 
     deinit {
@@ -47,29 +50,43 @@ import Synchronization
         let (accepted, wasEmpty) = jobs.withLock { state -> (Bool, Bool) in
             guard state.open else { return (false, false) }
             state.queue.append(job)
-            return (true, state.queue.count == 1)
+            return (true, state.queue.count + state.tasks.count == 1)
         }
         if wasEmpty { System.eventfdSignal(wakeFD) }
         return accepted
     }
 
-    /// Takes every queued job. Reactor thread only.
-    func takeJobs() -> [ReactorJob] {
+    /// Queues a job of a task that prefers this reactor's executor, from another thread; false
+    /// when the reactor has stopped (the job is not taken).
+    func enqueueTask(_ job: UnownedJob) -> Bool {
+        let (accepted, wasEmpty) = jobs.withLock { state -> (Bool, Bool) in
+            guard state.open else { return (false, false) }
+            state.tasks.append(job)
+            return (true, state.queue.count + state.tasks.count == 1)
+        }
+        if wasEmpty { System.eventfdSignal(wakeFD) }
+        return accepted
+    }
+
+    /// Takes every queued job: closures, and jobs of tasks. Reactor thread only.
+    func takeJobs() -> (jobs: [ReactorJob], tasks: [UnownedJob]) {
         System.eventfdDrain(wakeFD)
         return jobs.withLock { state in
-            let taken = state.queue
+            let taken = (state.queue, state.tasks)
             state.queue.removeAll(keepingCapacity: true)
+            state.tasks.removeAll(keepingCapacity: true)
             return taken
         }
     }
 
     /// Refuses further jobs and takes the ones still queued. Reactor thread only, once, as the
     /// loop ends.
-    func close() -> [ReactorJob] {
+    func close() -> (jobs: [ReactorJob], tasks: [UnownedJob]) {
         jobs.withLock { state in
             state.open = false
-            let taken = state.queue
+            let taken = (state.queue, state.tasks)
             state.queue.removeAll()
+            state.tasks.removeAll()
             return taken
         }
     }

@@ -1,0 +1,112 @@
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustIO
+import Logging
+
+/// An async handler's task that suspended: the connection waits for its answer.
+struct AsyncTaskRecord {
+    let sequence: UInt32
+    let task: Task<Void, Never>
+    let requestID: RequestID
+    /// The deadline's timer, if the handler has one.
+    var timer: TimerID?
+}
+
+/// Async handlers (`AsyncHandler.swift`) on the engine's side: the answer of a task that never
+/// suspended, the tasks that did (cancelled when their client leaves, answered 503 at their
+/// deadline), and turning what a handler threw into an answer. Reactor thread only.
+extension HTTPEngine {
+    /// Marks the start of a task: an answer given before `endAsyncStart` is the handler's own.
+    func beginAsyncStart() -> UInt64 {
+        asyncStarts &+= 1
+        startingAsync = asyncStarts
+        return asyncStarts
+    }
+
+    /// The answer of the task started with `token`, if it finished without suspending.
+    func endAsyncStart(_ token: UInt64) -> Response? {
+        startingAsync = 0
+        defer { immediateResponse = nil }
+        return immediateResponse
+    }
+
+    /// A task suspended: its connection waits (deferred), and its deadline, if any, is armed.
+    func trackAsync(_ id: SlotID, _ sequence: UInt32, _ task: Task<Void, Never>, _ requestID: RequestID, _ deadline: Duration?) {
+        var record = AsyncTaskRecord(sequence: sequence, task: task, requestID: requestID, timer: nil)
+        if let deadline {
+            record.timer = reactor.schedule(after: deadline) { [unowned self] in asyncDeadlinePassed(id, sequence, deadline) }
+        }
+        asyncTasks[id.packed] = record
+    }
+
+    /// A handler's task finished, on this reactor's thread: its answer is sent now (inside the
+    /// handler's own turn) or queued (later), or dropped when nobody waits any more.
+    func asyncHandlerFinished(_ token: UInt64, _ id: SlotID, _ sequence: UInt32, _ request: AsyncRequest, _ outcome: Result<Response, any Error>) {
+        let response = answer(for: outcome, request)
+        if token == startingAsync {
+            immediateResponse = response
+            return
+        }
+        guard let record = asyncTasks[id.packed], record.sequence == sequence else { return }  // answered at the deadline, or gone
+        asyncTasks.removeValue(forKey: id.packed)
+        if let timer = record.timer { reactor.cancelTimer(timer) }
+        _ = queueResponse(id, sequence, response)
+    }
+
+    /// The deadline passed: the task is cancelled and the request answered.
+    func asyncDeadlinePassed(_ id: SlotID, _ sequence: UInt32, _ deadline: Duration) {
+        guard let record = asyncTasks[id.packed], record.sequence == sequence else { return }
+        asyncTasks.removeValue(forKey: id.packed)
+        enqueue(.cancelTask(record.task))
+        counters.deadlinesMissed += 1
+        logger.warning("handler missed its deadline", metadata: ["request-id": "\(record.requestID)", "deadline": "\(deadline)"])
+        var response = Response(
+            status: .init(code: deadlineStatus.code, reasonPhrase: deadlineStatus.reason), contentType: .plainTextUTF8,
+            body: .string("\(deadlineStatus.reason): no answer within \(deadline) (request \(record.requestID))\n"))
+        response.contentType = .plainTextUTF8
+        _ = queueResponse(id, sequence, response)
+    }
+
+    /// Connection `id` is gone: its task, if one is under way, is cancelled (from the work
+    /// queue: cancellation handlers are application code).
+    func dropAsyncTask(_ id: SlotID) {
+        guard let record = asyncTasks.removeValue(forKey: id.packed) else { return }
+        if let timer = record.timer { reactor.cancelTimer(timer) }
+        enqueue(.cancelTask(record.task))
+    }
+
+    /// The client half-closed while its handler runs: taken as gone (as nginx and Go do), so the
+    /// task is cancelled; an answer it still gives is delivered.
+    func cancelAsyncTask(_ id: SlotID) {
+        guard let record = asyncTasks[id.packed] else { return }
+        enqueue(.cancelTask(record.task))
+    }
+
+    /// The response for what a handler returned or threw; JSON bodies are encoded here.
+    func answer(for outcome: Result<Response, any Error>, _ request: AsyncRequest) -> Response {
+        do {
+            var response = try outcome.get()
+            if case .json(let value) = response.body.storage {
+                response.body = try routes.jsonCoding.encode(value)
+            }
+            return response
+        } catch {
+            return errorResponse(error, requestID: request.id, route: request.routePattern)
+        }
+    }
+
+    /// What a handler's error becomes: an `HTTPError` its own answer; a cancellation (the client
+    /// left, or the deadline passed: the answer is likely dropped) 503; anything else 500 naming
+    /// the request, and logged.
+    func errorResponse(_ error: any Error, requestID: RequestID, route: String?) -> Response {
+        if let error = error as? HTTPError { return error.response }
+        if error is CancellationError {
+            return Response(status: .serviceUnavailable, contentType: .plainTextUTF8, body: .string("Service Unavailable: request cancelled\n"))
+        }
+        counters.handlerErrors += 1
+        logger.error(
+            "handler failed", metadata: ["request-id": "\(requestID)", "route": "\(route ?? "-")", "error": "\(String(reflecting: error))"])
+        return Response(
+            status: .internalServerError, contentType: .plainTextUTF8,
+            body: .string("Internal Server Error (request \(requestID))\n"))
+    }
+}

@@ -1,0 +1,65 @@
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustHTTP1
+import HTTPTypes
+
+extension ResponseWriter {
+    /// Sends `response`: its status (with its reason phrase), its header fields (framing and
+    /// connection fields are the server's, as with `header(_:_:)`), its `Content-Type`, its body.
+    /// A JSON body not yet encoded is encoded here with the router's coder (a failure sends
+    /// 500). The async tier's answers go through here; inline handlers may use it too.
+    /// (Disfavoured, so that `send("text")` stays the static-string overload.)
+    @_disfavoredOverload
+    public mutating func send(_ response: Response) {
+        guard state == .pending else { return }
+        var contentType = response.contentType
+        for field in response.head.headerFields {
+            if field.name == .contentType { contentType = nil }
+            header(field.name.rawName, field.value)
+        }
+        let status = Self.status(response.head.status)
+        switch response.body.storage {
+        case .empty:
+            finish(status, contentType, UnsafeRawBufferPointer(start: nil, count: 0))
+        case .string(let text):
+            text.withUTF8Bytes { finish(status, contentType, UnsafeRawBufferPointer($0)) }
+        case .bytes(let bytes):
+            bytes.withUnsafeBytes { finish(status, contentType, $0) }
+        case .data(let data):
+            data.withUnsafeBytes { finish(status, contentType, $0) }
+        case .json(let value):
+            do {
+                let body = try engine.routes.jsonCoding.encode(value)
+                var encoded = response
+                encoded.body = body
+                send(encoded)
+            } catch {
+                engine.counters.handlerErrors += 1
+                engine.logger.error("encoding a JSON response failed", metadata: ["error": "\(String(reflecting: error))"])
+                discardHeaders()
+                send(.internalServerError, contentType: .plainTextUTF8, "Internal Server Error: the response could not be encoded\n")
+            }
+        }
+    }
+
+    /// Forgets the header lines added so far (before a response is sent).
+    mutating func discardHeaders() {
+        guard state == .pending else { return }
+        out.pointee.writerIndex = start
+        extraHeaderBytes = 0
+    }
+
+    /// Our status for swift-http-types' one: the predefined line when the reason phrase is the
+    /// standard one (no allocation), else a line made once for this code and phrase. A phrase
+    /// with control characters is replaced by the standard one (or "Status").
+    static func status(_ status: HTTPResponse.Status) -> HTTPStatus {
+        let reason = status.reasonPhrase
+        if let known = HTTPStatus.predefined(status.code) {
+            let line = known.statusLine
+            let standard = UnsafeBufferPointer(rebasing: line[13..<(line.count - 2)])
+            if reason.utf8.elementsEqual(standard) || reason.isEmpty { return known }
+            if reason.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) { return known }
+        }
+        let safe = reason.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) || reason.isEmpty ? "Status" : reason
+        return HTTPStatus(code: status.code, reason: safe)
+    }
+}
