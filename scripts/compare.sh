@@ -15,6 +15,8 @@
 # Default server: gust='.build/release/gust serve --reactors 1 --port {port}' (build it with
 # `swift build -c release`). Give --server several times to compare builds, e.g.
 #   --server before='/tmp/gust-before serve --reactors 1 --port {port}' --server after='...'
+# NAME@/path measures that server on its own path, e.g. inline and async routes of one build:
+#   --server inline@/plaintext='...' --server async@/async/plaintext='...'
 # Installs wrk, nginx and curl with apt-get if they are missing; compiles the C floor with gcc.
 set -u
 cd "$(dirname "$0")/.."
@@ -129,8 +131,12 @@ for round in $(seq "$ROUNDS"); do
         name=${entry%%=*}
         command=${entry#*=}
         port=$(free_port)
+        # NAME@/path: this server is measured on its own path (e.g. an async route beside the
+        # inline one, on the same binary).
+        path=$URLPATH
+        if [[ $name == *@* ]]; then path=${name#*@}; name=${name%%@*}; fi
         # shellcheck disable=SC2086
-        measure "$name" "$port" ${command//\{port\}/$port}
+        URLPATH=$path measure "$name" "$port" ${command//\{port\}/$port}
     done
     for peer in $PEERS; do
         port=$(free_port)

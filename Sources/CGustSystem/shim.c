@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <linux/openat2.h>
 #include <malloc.h>
+#include <errno.h>
 
 _Static_assert(sizeof(cgust_epoll_event) == sizeof(struct epoll_event), "epoll_event layout");
 _Static_assert(EPOLLIN == 0x001 && EPOLLOUT == 0x004 && EPOLLERR == 0x008 && EPOLLHUP == 0x010 &&
@@ -148,3 +149,14 @@ int cgust_fstat(int fd, int64_t *size, int64_t *mtime_seconds, int *kind) {
 }
 
 void cgust_release_free_memory(void) { malloc_trim(0); }
+
+#include <semaphore.h>
+
+int cgust_sem_wait_until(sem_t *semaphore, long long deadline_ns) {
+    struct timespec ts = {.tv_sec = deadline_ns / 1000000000LL, .tv_nsec = deadline_ns % 1000000000LL};
+    return sem_clockwait(semaphore, CLOCK_MONOTONIC, &ts) == 0 ? 0 : errno;
+}
+
+static __thread void *cgust_context;
+void cgust_set_thread_context(void *context) { cgust_context = context; }
+void *cgust_thread_context(void) { return cgust_context; }

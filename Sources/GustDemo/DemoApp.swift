@@ -19,6 +19,7 @@ public enum DemoApp {
         GET  /async/plaintext    Hello, World! from an async handler
         GET  /async/json         {"message":"Hello, World!"} encoded from a value by an async handler
         POST /async/json         decodes {"name": String, "count": Int}, answers them with "doubled": count*2
+        GET  /offload/hash?n=N   N rounds (1...10000000) of a 64-bit hash on the blocking-work pool
         """
 
     static let index = "Gust demo\n" + routeList + "\n"
@@ -90,7 +91,29 @@ public enum DemoApp {
             guard !overflow else { throw HTTPError(.badRequest, "count is too large to double") }
             return .json(Doubled(name: input.name, count: input.count, doubled: doubled))
         }
+        router.get("/offload/hash") { req in
+            guard let n = req.queryInt("n"), (1...maximumHashRounds).contains(n) else {
+                throw HTTPError(.badRequest, "n must be an integer from 1 to \(maximumHashRounds)")
+            }
+            let digest = try await offload { hashRounds(n) }
+            return .text("\(n) rounds: \(String(digest, radix: 16))\n")
+        }
         return router
+    }
+
+    /// The most rounds `/offload/hash` runs.
+    public static let maximumHashRounds = 10_000_000
+
+    /// `n` rounds of a 64-bit mix (splitmix64's finalizer), chained: CPU work that cannot be
+    /// skipped or folded by the optimizer.
+    public static func hashRounds(_ n: Int) -> UInt64 {
+        var x: UInt64 = 0x9e37_79b9_7f4a_7c15
+        for _ in 0..<n {
+            x = (x ^ (x >> 30)) &* 0xbf58_476d_1ce4_e5b9
+            x = (x ^ (x >> 27)) &* 0x94d0_49bb_1331_11eb
+            x ^= x >> 31
+        }
+        return x
     }
 
     struct Message: Codable, Sendable {

@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <semaphore.h>
 
 static const uint32_t CGUST_EPOLLIN = 0x001;
 static const uint32_t CGUST_EPOLLOUT = 0x004;
@@ -91,5 +92,12 @@ int cgust_fstat(int fd, int64_t *size, int64_t *mtime_seconds, int *kind);
 
 /// malloc_trim(0): hands freed heap memory back to the kernel (glibc keeps it otherwise).
 void cgust_release_free_memory(void);
+
+/// sem_clockwait on CLOCK_MONOTONIC until `deadline_ns`: 0 when taken, else errno (ETIMEDOUT, EINTR).
+int cgust_sem_wait_until(sem_t *semaphore, long long deadline_ns);
+
+/// One pointer per thread (the pool worker running on it, if any).
+void cgust_set_thread_context(void *context);
+void *cgust_thread_context(void);
 
 #endif /* CGUST_SYSTEM_H */

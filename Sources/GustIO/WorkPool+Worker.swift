@@ -1,0 +1,130 @@
+@_spi(GustInternal) import GustCore
+import CGustSystem
+import Synchronization
+
+extension WorkPool {
+    /// One worker thread: its deque, its sleep, its counters.
+    ///
+    /// Threading: `run` on the worker's own thread; the deque under its own lock (thieves take
+    /// from it); the counters are atomics written by the worker only.
+    final class Worker: Sendable {
+        let pool: WorkPool  // strong: a running worker keeps its pool alive
+        let id: Int
+        let parker = Parker()
+        let local = Mutex(JobRing())
+        let localCount = Atomic<Int>(0)
+        let completed = Atomic<Int>(0)
+        let waitTotal = Atomic<Int>(0)
+        let waitMaximum = Atomic<Int>(0)
+
+        /// The worker running on this thread, if any (a thread-local pointer).
+        static var current: Worker? {
+            cgust_thread_context().map { Unmanaged<Worker>.fromOpaque($0).takeUnretainedValue() }
+        }
+
+        init(pool: WorkPool, id: Int) {
+            self.pool = pool
+            self.id = id
+        }
+
+        /// Submission time of the oldest local job.
+        var oldestLocal: Int64? { local.withLock { $0.first?.submitted } }
+
+        func pushLocal(_ job: Job) {
+            local.withLock { ring in
+                ring.pushBack(job)
+                localCount.store(ring.count, ordering: .relaxed)
+            }
+        }
+
+        /// The next local job: the newest, or the oldest once it has aged.
+        func popLocal(now: Int64) -> Job? {
+            guard localCount.load(ordering: .relaxed) > 0 else { return nil }
+            let aging = pool.configuration.agingThreshold.nanoseconds
+            return local.withLock { ring in
+                defer { localCount.store(ring.count, ordering: .relaxed) }
+                if let oldest = ring.first, now - oldest.submitted > aging { return ring.popFront() }
+                return ring.popBack()
+            }
+        }
+
+        /// Gives up the older half of the local jobs (to a thief), oldest first.
+        func stealHalf() -> [Job] {
+            local.withLock { ring in
+                defer { localCount.store(ring.count, ordering: .relaxed) }
+                let n = (ring.count + 1) / 2
+                var taken: [Job] = []
+                taken.reserveCapacity(n)
+                for _ in 0..<n { taken.append(ring.popFront()!) }
+                return taken
+            }
+        }
+
+        /// Puts taken jobs (oldest first) into the local deque, which stays in submission order.
+        func keep(_ jobs: [Job]) {
+            guard !jobs.isEmpty else { return }
+            local.withLock { ring in
+                for job in jobs { ring.pushBack(job) }
+                localCount.store(ring.count, ordering: .relaxed)
+            }
+        }
+
+        /// The worker's loop: local jobs, then the shared queue (checked first every 61st job, so
+        /// a worker fed by its own jobs does not starve submissions), then stealing, then sleep.
+        func run() {
+            cgust_set_thread_context(Unmanaged.passUnretained(self).toOpaque())
+            defer { cgust_set_thread_context(nil) }
+            do {
+                var ticks = 0
+                while true {
+                    ticks &+= 1
+                    let now = System.monotonicNow().nanoseconds
+                    var job: Job?
+                    if ticks % 61 == 0 { job = takeBatch() }
+                    if job == nil { job = popLocal(now: now) }
+                    if job == nil { job = takeBatch() }
+                    if job == nil { job = stealBatch() }
+                    if job == nil { job = spinForWork() }
+                    guard let job else {
+                        if pool.sleep(self) { continue }
+                        return
+                    }
+                    let waited = now - job.submitted
+                    job.body()
+                    completed.add(1, ordering: .relaxed)
+                    waitTotal.add(Int(max(0, waited)), ordering: .relaxed)
+                    if waited > waitMaximum.load(ordering: .relaxed) { waitMaximum.store(Int(waited), ordering: .relaxed) }
+                }
+            }
+        }
+
+        /// A share of the shared queue: runs the first, keeps the rest.
+        func takeBatch() -> Job? {
+            let workers = max(1, pool.shared.withLock { $0.workers.count })
+            let available = pool.sharedCount.load(ordering: .relaxed)
+            guard available > 0 else { return nil }
+            var jobs = pool.takeShared(limit: min(8, available / workers + 1))
+            guard !jobs.isEmpty else { return nil }
+            let first = jobs.removeFirst()
+            keep(jobs)
+            return first
+        }
+
+        func stealBatch() -> Job? {
+            var jobs = pool.steal(for: self)
+            guard !jobs.isEmpty else { return nil }
+            let first = jobs.removeFirst()
+            keep(jobs)
+            return first
+        }
+
+        /// Looks again a few times before sleeping (a wake-up costs microseconds; a job often
+        /// follows the last one closely).
+        func spinForWork() -> Job? {
+            for _ in 0..<64 {
+                if pool.sharedCount.load(ordering: .relaxed) > 0, let job = takeBatch() { return job }
+            }
+            return nil
+        }
+    }
+}
