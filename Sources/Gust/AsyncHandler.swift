@@ -1,6 +1,7 @@
 @_spi(GustInternal) import GustCore
 @_spi(GustInternal) import GustIO
 import HTTPTypes
+import Logging
 
 /// An async handler: gets the request as an owned value and answers with a `Response`. It may
 /// await anything (a database, another service, `offload`) and throw (an `HTTPError` is that
@@ -27,42 +28,69 @@ struct EngineReference: @unchecked Sendable {
     unowned(unsafe) let engine: HTTPEngine
 }
 
+/// What an async request's task needs, kept in the request's storage.
+struct AsyncStart {
+    let handler: AsyncHandler
+    let engine: EngineReference
+    let handle: ReactorHandle
+    /// Names the task's start (`HTTPEngine.beginAsyncStart`).
+    let token: UInt64
+    let connection: SlotID
+    let sequence: UInt32
+    let deadline: ContinuousClock.Instant?
+    let logger: Logger
+}
+
 extension ResponseWriter {
-    /// Starts `handler` for `request` in a task on this reactor's executor. If the task finishes
-    /// without suspending, its response is sent by this writer now; otherwise the response is
-    /// deferred and the task answers it when it finishes.
-    mutating func runAsync(_ request: AsyncRequest, _ handler: @escaping AsyncHandler, routeDeadline: Duration?) {
-        let reference = EngineReference(engine: engine)
+    /// Starts `handler` for the request in a task on this reactor's executor. If the task
+    /// finishes without suspending, its response is sent by this writer now; otherwise the
+    /// response is deferred and the task answers it when it finishes.
+    mutating func runAsync(_ request: borrowing Request, _ handler: @escaping AsyncHandler, routeDeadline: Duration?) {
         let handle = engine.reactor.handle
-        let connection = self.connection, sequence = self.sequence
         let deadline = routeDeadline ?? engine.handlerDeadline
-        let context = RequestContext(
-            requestID: request.id, deadline: deadline.map { ContinuousClock.now + $0 }, logger: engine.logger)
         let token = engine.beginAsyncStart()
-        let task = Task.immediate(executorPreference: handle.executor) {
-            let outcome: Result<Response, any Error>
-            do {
-                outcome = .success(try await RequestContext.$current.withValue(context) { try await handler(request) })
-            } catch {
-                outcome = .failure(error)
-            }
-            // The task prefers the reactor's executor, so it ends on the reactor's thread while
-            // the reactor runs. Should it end elsewhere, the answer travels there as a job
-            // (dropped if the reactor has stopped: nobody waits any more).
-            guard handle.isCurrentThread else {
-                handle.execute { reactor in
-                    (reactor.delegate as? HTTPEngine)?.asyncHandlerFinished(token, connection, sequence, request, outcome)
-                }
-                return
-            }
-            reference.engine.asyncHandlerFinished(token, connection, sequence, request, outcome)
-        }
+        let owned = AsyncRequest(
+            copying: request,
+            start: AsyncStart(
+                handler: handler, engine: EngineReference(engine: engine), handle: handle, token: token, connection: connection,
+                sequence: sequence, deadline: deadline.map { ContinuousClock.now + $0 }, logger: engine.logger))
+        let task = Task.immediate(executorPreference: handle.executor) { await AsyncRoute.run(owned) }
         if let response = engine.endAsyncStart(token) {
             send(response)
         } else {
             _ = deferResponse()
-            engine.trackAsync(connection, sequence, task, request.id, deadline)
+            engine.trackAsync(connection, sequence, task, owned.id, deadline)
         }
+    }
+}
+
+enum AsyncRoute {
+    /// The body of a request's task: the handler, with the request's context bound, then its
+    /// answer handed to the engine.
+    static func run(_ request: AsyncRequest) async {
+        // (Kept small: this frame and the handler's share the task's first allocator slab.)
+        let handler = request.storage.header.start!.handler
+        do {
+            let response = try await RequestContext.$current.withValue(RequestContext(request: request)) { try await handler(request) }
+            finish(request, .success(response))
+        } catch {
+            finish(request, .failure(error))
+        }
+    }
+
+    /// Hands the handler's outcome to the engine, on the reactor's thread.
+    static func finish(_ request: AsyncRequest, _ outcome: Result<Response, any Error>) {
+        let start = request.storage.header.start!
+        // The task prefers the reactor's executor, so it ends on the reactor's thread while
+        // the reactor runs. Should it end elsewhere, the answer travels there as a job
+        // (dropped if the reactor has stopped: nobody waits any more).
+        guard start.handle.isCurrentThread else {
+            start.handle.execute { reactor in
+                (reactor.delegate as? HTTPEngine)?.asyncHandlerFinished(start.token, start.connection, start.sequence, request, outcome)
+            }
+            return
+        }
+        start.engine.engine.asyncHandlerFinished(start.token, start.connection, start.sequence, request, outcome)
     }
 }
 
@@ -72,7 +100,7 @@ extension Router {
         precondition(options.body == .buffer, "async handlers get the whole body: use RouteOptions(body: .buffer)")
         let deadline = options.deadline
         on(method, pattern, options: options) { (request: borrowing Request, res: inout ResponseWriter) in
-            res.runAsync(AsyncRequest(copying: request), handler, routeDeadline: deadline)
+            res.runAsync(request, handler, routeDeadline: deadline)
         }
     }
 

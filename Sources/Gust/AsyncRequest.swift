@@ -12,10 +12,10 @@ import HTTPTypes
 public struct AsyncRequest: @unchecked Sendable {
     let storage: RequestStorage
 
-    /// Copies `request` (its bytes up to the end of its body). Reactor thread, inside the
-    /// handler call. Cost: one allocation, one copy.
-    init(copying request: borrowing Request) {
-        storage = RequestStorage.make(copying: request)
+    /// Copies `request` (its bytes up to the end of its body), with what its task needs. Reactor
+    /// thread, inside the handler call. Cost: one allocation, one copy.
+    init(copying request: borrowing Request, start: AsyncStart?) {
+        storage = RequestStorage.make(copying: request, start: start)
     }
 
     /// Runs `body` with a borrowed view of the copy (the inline tier's accessors).
@@ -118,16 +118,19 @@ final class RequestStorage: ManagedBuffer<RequestStorage.Head, UInt32> {
         let bodyLength: Int
         /// Words of the tail that hold the header table.
         let slotWords: Int
+        /// What the request's task needs (kept here, so that the task's closure captures one
+        /// reference and needs no context of its own).
+        let start: AsyncStart?
     }
 
-    static func make(copying request: borrowing Request) -> RequestStorage {
+    static func make(copying request: borrowing Request, start: AsyncStart?) -> RequestStorage {
         let headerCount = request.parser.pointee.headerCount
         let byteCount = max(request.parser.pointee.headLength, request.bodyOffset + request.bodyLength)
         let slotWords = headerCount * MemoryLayout<HeaderSlot>.stride / 4
         let made = create(minimumCapacity: slotWords + (byteCount + 3) / 4) { _ in
             Head(
                 parser: request.parser.pointee, match: request.match.pointee, routes: request.routes, id: request.id,
-                bodyOffset: request.bodyOffset, bodyLength: request.bodyLength, slotWords: slotWords)
+                bodyOffset: request.bodyOffset, bodyLength: request.bodyLength, slotWords: slotWords, start: start)
         }
         let storage = unsafeDowncast(made, to: RequestStorage.self)
         storage.withUnsafeMutablePointerToElements { words in

@@ -86,7 +86,7 @@ extension HTTPEngine {
         do {
             var response = try outcome.get()
             if case .json(let value) = response.body.storage {
-                response.body = try routes.jsonCoding.encode(value)
+                response.body = try routes.jsonCoding.encode(value.value)
             }
             return response
         } catch {

@@ -1,30 +1,27 @@
 import Logging
 
 /// What any code a request's async handler calls can know about the request, without it being
-/// passed along: its id, its deadline and a logger that names it. Bound as a task-local value
-/// for the duration of the handler (`RequestContext.current`), so a database layer three calls
-/// down can log with the request id or give up at the deadline.
+/// passed along: the request itself, its id, its deadline and a logger that names it. Bound as
+/// a task-local value for the duration of the handler (`RequestContext.current`), so a database
+/// layer three calls down can log with the request id or give up at the deadline.
 ///
 ///     RequestContext.current?.logger.info("cache miss")
 ///
-/// Threading: a value; `current` is per task.
+/// Threading: a value (one reference); `current` is per task.
 public struct RequestContext: Sendable {
-    public let requestID: RequestID
+    /// The request being handled.
+    public let request: AsyncRequest
+
+    public var requestID: RequestID { request.id }
+
     /// When the server stops waiting for the handler (it is then cancelled and answered 503),
     /// or nil with no deadline.
-    public let deadline: ContinuousClock.Instant?
-    let baseLogger: Logger
-
-    init(requestID: RequestID, deadline: ContinuousClock.Instant?, logger: Logger) {
-        self.requestID = requestID
-        self.deadline = deadline
-        baseLogger = logger
-    }
+    public var deadline: ContinuousClock.Instant? { request.storage.header.start?.deadline }
 
     /// The server's logger with this request's id as `request-id` metadata (made on each
     /// access: keep it in a local when logging several times).
     public var logger: Logger {
-        var logger = baseLogger
+        var logger = request.storage.header.start?.logger ?? Logger(label: "gust")
         logger[metadataKey: "request-id"] = "\(requestID)"
         return logger
     }

@@ -1,8 +1,8 @@
 import FoundationEssentials
 import HTTPTypes
 
-/// What an async handler answers: a head (swift-http-types' `HTTPResponse`: status and header
-/// fields) and a body.
+/// What an async handler answers: a head (swift-http-types' status and header fields, also
+/// readable as an `HTTPResponse`) and a body.
 ///
 ///     router.get("/hello") { _ in "Hello, World!" }                      // text/plain
 ///     router.get("/items/:id") { req in try .json(store.item(req.parameter("id"))) }
@@ -13,32 +13,32 @@ import HTTPTypes
 ///
 /// Cost: a value; a body held as a `String` or a byte array is copied once, into the output.
 public struct Response: Sendable {
-    public var head: HTTPResponse
+    public var status: HTTPResponse.Status
+    public var headerFields: HTTPFields
     public var body: ResponseBody
-    /// The `Content-Type`, as a precomputed line (no header field is added to `head` for it, so
-    /// setting it allocates nothing). A `Content-Type` field in `head` takes precedence.
+    /// The `Content-Type`, as a precomputed line (no header field is added for it, so setting
+    /// it allocates nothing). A `Content-Type` field in `headerFields` takes precedence.
     public var contentType: ContentType?
 
     public init(status: HTTPResponse.Status = .ok, headerFields: HTTPFields = [:], contentType: ContentType? = nil, body: ResponseBody = .empty) {
-        head = HTTPResponse(status: status, headerFields: headerFields)
+        self.status = status
+        self.headerFields = headerFields
         self.body = body
         self.contentType = contentType
     }
 
     public init(head: HTTPResponse, contentType: ContentType? = nil, body: ResponseBody = .empty) {
-        self.head = head
-        self.body = body
-        self.contentType = contentType
+        self.init(status: head.status, headerFields: head.headerFields, contentType: contentType, body: body)
     }
 
-    public var status: HTTPResponse.Status {
-        get { head.status }
-        set { head.status = newValue }
-    }
-
-    public var headerFields: HTTPFields {
-        get { head.headerFields }
-        set { head.headerFields = newValue }
+    /// The head as swift-http-types' `HTTPResponse` (built on access: it allocates, where the
+    /// status and fields held apart do not).
+    public var head: HTTPResponse {
+        get { HTTPResponse(status: status, headerFields: headerFields) }
+        set {
+            status = newValue.status
+            headerFields = newValue.headerFields
+        }
     }
 
     /// `text` as `text/plain; charset=utf-8`.
@@ -72,7 +72,14 @@ public struct ResponseBody: Sendable {
         case string(String)
         case bytes([UInt8])
         case data(Data)
-        case json(any Encodable & Sendable)
+        case json(JSONValue)
+    }
+
+    /// A value to encode, behind one reference (keeps `Response` small: it lives in the async
+    /// frames of every request's task).
+    final class JSONValue: Sendable {
+        let value: any Encodable & Sendable
+        init(_ value: any Encodable & Sendable) { self.value = value }
     }
 
     let storage: Storage
@@ -88,7 +95,7 @@ public struct ResponseBody: Sendable {
     public static func data(_ data: Data) -> ResponseBody { ResponseBody(storage: .data(data)) }
 
     /// `value`, encoded by the router's JSON coder once the handler has returned.
-    public init<Value: Encodable & Sendable>(json value: Value) { storage = .json(value) }
+    public init<Value: Encodable & Sendable>(json value: Value) { storage = .json(JSONValue(value)) }
 
     init(storage: Storage) { self.storage = storage }
 }

@@ -12,11 +12,11 @@ extension ResponseWriter {
     public mutating func send(_ response: Response) {
         guard state == .pending else { return }
         var contentType = response.contentType
-        for field in response.head.headerFields {
+        for field in response.headerFields {
             if field.name == .contentType { contentType = nil }
             header(field.name.rawName, field.value)
         }
-        let status = Self.status(response.head.status)
+        let status = Self.status(response.status)
         switch response.body.storage {
         case .empty:
             finish(status, contentType, UnsafeRawBufferPointer(start: nil, count: 0))
@@ -28,7 +28,7 @@ extension ResponseWriter {
             data.withUnsafeBytes { finish(status, contentType, $0) }
         case .json(let value):
             do {
-                let body = try engine.routes.jsonCoding.encode(value)
+                let body = try engine.routes.jsonCoding.encode(value.value)
                 var encoded = response
                 encoded.body = body
                 send(encoded)

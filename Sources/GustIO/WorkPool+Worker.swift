@@ -48,24 +48,26 @@ extension WorkPool {
             }
         }
 
-        /// Gives up the older half of the local jobs (to a thief), oldest first.
-        func stealHalf() -> [Job] {
-            local.withLock { ring in
-                defer { localCount.store(ring.count, ordering: .relaxed) }
-                let n = (ring.count + 1) / 2
-                var taken: [Job] = []
-                taken.reserveCapacity(n)
-                for _ in 0..<n { taken.append(ring.popFront()!) }
-                return taken
-            }
-        }
-
-        /// Puts taken jobs (oldest first) into the local deque, which stays in submission order.
-        func keep(_ jobs: [Job]) {
-            guard !jobs.isEmpty else { return }
-            local.withLock { ring in
-                for job in jobs { ring.pushBack(job) }
-                localCount.store(ring.count, ordering: .relaxed)
+        /// Moves the older half of `victim`'s jobs (at most `batchLimit`) into this deque and
+        /// returns the oldest. The two deques are never locked together (two thieves robbing
+        /// each other cannot deadlock): the jobs pass through a small buffer on the stack.
+        func steal(from victim: Worker) -> Job? {
+            withUnsafeTemporaryAllocation(of: Job.self, capacity: WorkPool.batchLimit) { buffer -> Job? in
+                let taken = victim.local.withLock { ring -> Int in
+                    defer { victim.localCount.store(ring.count, ordering: .relaxed) }
+                    let n = min(WorkPool.batchLimit, (ring.count + 1) / 2)
+                    for i in 0..<n { (buffer.baseAddress! + i).initialize(to: ring.popFront()!) }
+                    return n
+                }
+                guard taken > 0 else { return nil }
+                let first = buffer.baseAddress!.move()
+                if taken > 1 {
+                    local.withLock { ring in
+                        for i in 1..<taken { ring.pushBack((buffer.baseAddress! + i).move()) }
+                        localCount.store(ring.count, ordering: .relaxed)
+                    }
+                }
+                return first
             }
         }
 
@@ -98,24 +100,13 @@ extension WorkPool {
             }
         }
 
-        /// A share of the shared queue: runs the first, keeps the rest.
-        func takeBatch() -> Job? {
-            let workers = max(1, pool.shared.withLock { $0.workers.count })
-            let available = pool.sharedCount.load(ordering: .relaxed)
-            guard available > 0 else { return nil }
-            var jobs = pool.takeShared(limit: min(8, available / workers + 1))
-            guard !jobs.isEmpty else { return nil }
-            let first = jobs.removeFirst()
-            keep(jobs)
-            return first
-        }
+        /// A share of the shared queue: the first to run, the rest kept.
+        func takeBatch() -> Job? { pool.takeShare(for: self) }
 
+        /// Jobs stolen from the busiest other worker.
         func stealBatch() -> Job? {
-            var jobs = pool.steal(for: self)
-            guard !jobs.isEmpty else { return nil }
-            let first = jobs.removeFirst()
-            keep(jobs)
-            return first
+            guard let victim = pool.victim(for: self) else { return nil }
+            return steal(from: victim)
         }
 
         /// Looks again a few times before sleeping (a wake-up costs microseconds; a job often

@@ -190,32 +190,42 @@ import Synchronization
         threads.withLock { $0.append(thread) }
     }
 
-    /// Takes up to `limit` jobs from the shared queue, oldest first.
-    func takeShared(limit: Int) -> [Job] {
-        guard sharedCount.load(ordering: .relaxed) > 0 else { return [] }
-        return shared.withLock { state in
-            var taken: [Job] = []
-            let n = min(limit, state.queue.count)
-            taken.reserveCapacity(n)
-            for _ in 0..<n { taken.append(state.queue.popFront()!) }
+    /// Takes a fair share of the shared queue (at most `batchLimit`) for `worker`: returns the
+    /// oldest, and moves the rest into the worker's deque. Locks: the shared lock, then the
+    /// worker's (the only order in which both are held).
+    func takeShare(for worker: Worker) -> Job? {
+        guard sharedCount.load(ordering: .relaxed) > 0 else { return nil }
+        return shared.withLock { state -> Job? in
+            guard let first = state.queue.popFront() else { return nil }
+            let share = min(Self.batchLimit, state.queue.count / max(1, state.workers.count))
+            if share > 0 {
+                worker.local.withLock { ring in
+                    for _ in 0..<share { ring.pushBack(state.queue.popFront()!) }
+                    worker.localCount.store(ring.count, ordering: .relaxed)
+                }
+            }
             sharedCount.store(state.queue.count, ordering: .relaxed)
-            return taken
+            return first
         }
     }
 
-    /// Takes half the jobs of the worker with the most (but `thief`'s own), oldest first.
-    func steal(for thief: Worker) -> [Job] {
-        let victims = shared.withLock { $0.workers }
-        var best: Worker?
-        var most = 0
-        for worker in victims where worker !== thief {
-            let count = worker.localCount.load(ordering: .relaxed)
-            if count > most {
-                most = count
-                best = worker
+    /// The most jobs a worker takes from the shared queue at once.
+    static let batchLimit = 8
+
+    /// The worker with the most local jobs, other than `thief`.
+    func victim(for thief: Worker) -> Worker? {
+        shared.withLock { state -> Worker? in
+            var best: Worker?
+            var most = 0
+            for worker in state.workers where worker !== thief {
+                let count = worker.localCount.load(ordering: .relaxed)
+                if count > most {
+                    most = count
+                    best = worker
+                }
             }
+            return best
         }
-        return best?.stealHalf() ?? []
     }
 
     /// `worker` goes to sleep unless work arrived; returns false when it should exit instead
