@@ -28,17 +28,26 @@ struct EngineReference: @unchecked Sendable {
     unowned(unsafe) let engine: HTTPEngine
 }
 
-/// What an async request's task needs, kept in the request's storage.
+/// What an async request's task needs, kept in the request's storage. Plain fields of known
+/// layout (no optionals, no resilient types): it is read on every request.
 struct AsyncStart {
     let handler: AsyncHandler
     let engine: EngineReference
     let handle: ReactorHandle
+    /// The server's logger (shared, immutable).
+    let logging: LoggerBox
     /// Names the task's start (`HTTPEngine.beginAsyncStart`).
     let token: UInt64
     let connection: SlotID
     let sequence: UInt32
-    let deadline: ContinuousClock.Instant?
+    /// The deadline on the reactors' monotonic clock (nanoseconds), or `Int64.max` for none.
+    let deadline: Int64
+}
+
+/// A logger behind one reference (copied into every request as a retain, not as a value).
+final class LoggerBox: Sendable {
     let logger: Logger
+    init(_ logger: Logger) { self.logger = logger }
 }
 
 extension ResponseWriter {
@@ -48,19 +57,24 @@ extension ResponseWriter {
     mutating func runAsync(_ request: borrowing Request, _ handler: @escaping AsyncHandler, routeDeadline: Duration?) {
         let handle = engine.reactor.handle
         let deadline = routeDeadline ?? engine.handlerDeadline
-        let token = engine.beginAsyncStart()
+        let engine = self.engine
+        let connection = self.connection, sequence = self.sequence
         let owned = AsyncRequest(
             copying: request,
             start: AsyncStart(
-                handler: handler, engine: EngineReference(engine: engine), handle: handle, token: token, connection: connection,
-                sequence: sequence, deadline: deadline.map { ContinuousClock.now + $0 }, logger: engine.logger))
-        let task = Task.immediate(executorPreference: handle.executor) { await AsyncRoute.run(owned) }
-        if let response = engine.endAsyncStart(token) {
-            send(response)
-        } else {
-            _ = deferResponse()
-            engine.trackAsync(connection, sequence, task, owned.id, deadline)
+                handler: handler, engine: EngineReference(engine: engine), handle: handle, logging: engine.logging,
+                token: engine.nextAsyncToken(), connection: connection, sequence: sequence,
+                deadline: deadline.map { engine.nowNanoseconds &+ $0.nanoseconds } ?? .max))
+        // While the task starts, an answer it gives goes straight into this writer (reached only
+        // through the pointer meanwhile).
+        let (task, answered) = withUnsafeMutablePointer(to: &self) { writer in
+            engine.beginAsyncStart(owned, writer)
+            let task = Task.immediate(executorPreference: handle.executor) { await AsyncRoute.run(owned) }
+            return (task, engine.endAsyncStart())
         }
+        guard !answered else { return }
+        _ = deferResponse()
+        engine.trackAsync(connection, sequence, task, owned.id, deadline)
     }
 }
 
@@ -69,7 +83,7 @@ enum AsyncRoute {
     /// answer handed to the engine.
     static func run(_ request: AsyncRequest) async {
         // (Kept small: this frame and the handler's share the task's first allocator slab.)
-        let handler = request.storage.header.start!.handler
+        let handler = request.storage.field { $0.pointee.start.handler }
         do {
             let response = try await RequestContext.$current.withValue(RequestContext(request: request)) { try await handler(request) }
             finish(request, .success(response))
@@ -79,18 +93,17 @@ enum AsyncRoute {
     }
 
     /// Hands the handler's outcome to the engine, on the reactor's thread.
-    static func finish(_ request: AsyncRequest, _ outcome: Result<Response, any Error>) {
-        let start = request.storage.header.start!
+    static func finish(_ request: AsyncRequest, _ outcome: consuming Result<Response, any Error>) {
+        let (handle, engine) = request.storage.field { ($0.pointee.start.handle, $0.pointee.start.engine) }
         // The task prefers the reactor's executor, so it ends on the reactor's thread while
         // the reactor runs. Should it end elsewhere, the answer travels there as a job
         // (dropped if the reactor has stopped: nobody waits any more).
-        guard start.handle.isCurrentThread else {
-            start.handle.execute { reactor in
-                (reactor.delegate as? HTTPEngine)?.asyncHandlerFinished(start.token, start.connection, start.sequence, request, outcome)
-            }
+        guard handle.isCurrentThread else {
+            let outcome = outcome
+            handle.execute { reactor in (reactor.delegate as? HTTPEngine)?.asyncHandlerFinished(request, outcome) }
             return
         }
-        start.engine.engine.asyncHandlerFinished(start.token, start.connection, start.sequence, request, outcome)
+        engine.engine.asyncHandlerFinished(request, outcome)
     }
 }
 

@@ -14,7 +14,7 @@ public struct AsyncRequest: @unchecked Sendable {
 
     /// Copies `request` (its bytes up to the end of its body), with what its task needs. Reactor
     /// thread, inside the handler call. Cost: one allocation, one copy.
-    init(copying request: borrowing Request, start: AsyncStart?) {
+    init(copying request: borrowing Request, start: AsyncStart) {
         storage = RequestStorage.make(copying: request, start: start)
     }
 
@@ -25,13 +25,13 @@ public struct AsyncRequest: @unchecked Sendable {
 
     // MARK: Request line
 
-    public var id: RequestID { storage.header.id }
+    public var id: RequestID { storage.field { $0.pointee.id } }
     /// The method as swift-http-types spells it.
     public var method: HTTPRequest.Method { HTTPRequest.Method(withRequest { $0.methodName })! }
     /// The method; `.other` for methods outside `HTTPMethod`.
-    public var httpMethod: HTTPMethod { storage.header.parser.method }
+    public var httpMethod: HTTPMethod { storage.field { $0.pointee.parser.method } }
     public var methodName: String { withRequest { $0.methodName } }
-    public var version: HTTPVersion { storage.header.parser.version }
+    public var version: HTTPVersion { storage.field { $0.pointee.parser.version } }
     /// The request target as sent, e.g. "/search?q=gust".
     public var target: String { withRequest { $0.target } }
     /// The path, as sent (still percent-encoded). "/" when the target had none.
@@ -55,7 +55,7 @@ public struct AsyncRequest: @unchecked Sendable {
     public func header(_ name: String) -> String? { withRequest { $0.header(name) } }
     /// The values of every header field named `name`, in order.
     public func headers(named name: String) -> [String] { withRequest { $0.headers(named: name) } }
-    public var headerCount: Int { storage.header.parser.headerCount }
+    public var headerCount: Int { storage.field { $0.pointee.parser.headerCount } }
 
     /// The header fields as swift-http-types' `HTTPFields` (built on each access).
     public var headerFields: HTTPFields {
@@ -87,7 +87,7 @@ public struct AsyncRequest: @unchecked Sendable {
 
     /// Length of the body in bytes (the whole body: buffered routes collect it before the
     /// handler runs, up to the route's limit).
-    public var bodyCount: Int { storage.header.bodyLength }
+    public var bodyCount: Int { storage.field { $0.pointee.bodyLength } }
     /// A copy of the body.
     public var body: [UInt8] { withRequest { $0.body } }
     /// The body decoded as UTF-8 (invalid sequences become U+FFFD).
@@ -120,10 +120,10 @@ final class RequestStorage: ManagedBuffer<RequestStorage.Head, UInt32> {
         let slotWords: Int
         /// What the request's task needs (kept here, so that the task's closure captures one
         /// reference and needs no context of its own).
-        let start: AsyncStart?
+        let start: AsyncStart
     }
 
-    static func make(copying request: borrowing Request, start: AsyncStart?) -> RequestStorage {
+    static func make(copying request: borrowing Request, start: AsyncStart) -> RequestStorage {
         let headerCount = request.parser.pointee.headerCount
         let byteCount = max(request.parser.pointee.headLength, request.bodyOffset + request.bodyLength)
         let slotWords = headerCount * MemoryLayout<HeaderSlot>.stride / 4
@@ -139,6 +139,11 @@ final class RequestStorage: ManagedBuffer<RequestStorage.Head, UInt32> {
             (raw + slotWords * 4).bindMemory(to: UInt8.self, capacity: byteCount).initialize(from: request.base, count: byteCount)
         }
         return storage
+    }
+
+    /// Reads one field of the header in place (`storage.header` would copy all of it).
+    @inline(__always) func field<R>(_ read: (UnsafeMutablePointer<Head>) -> R) -> R {
+        withUnsafeMutablePointerToHeader(read)
     }
 
     func withRequest<R>(_ body: (borrowing Request) throws -> R) rethrows -> R {

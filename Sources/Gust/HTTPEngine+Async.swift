@@ -15,18 +15,24 @@ struct AsyncTaskRecord {
 /// suspended, the tasks that did (cancelled when their client leaves, answered 503 at their
 /// deadline), and turning what a handler threw into an answer. Reactor thread only.
 extension HTTPEngine {
-    /// Marks the start of a task: an answer given before `endAsyncStart` is the handler's own.
-    func beginAsyncStart() -> UInt64 {
+    /// A token that names one task's start.
+    func nextAsyncToken() -> UInt64 {
         asyncStarts &+= 1
-        startingAsync = asyncStarts
         return asyncStarts
     }
 
-    /// The answer of the task started with `token`, if it finished without suspending.
-    func endAsyncStart(_ token: UInt64) -> Response? {
+    /// Marks the start of `request`'s task: an answer it gives before `endAsyncStart` is
+    /// written by `writer` (valid until then: the caller's `inout` writer).
+    func beginAsyncStart(_ request: AsyncRequest, _ writer: UnsafeMutablePointer<ResponseWriter>) {
+        startingAsync = request.storage.field { $0.pointee.start.token }
+        startingWriter = writer
+    }
+
+    /// Ends the start of a task; whether it answered (without suspending).
+    func endAsyncStart() -> Bool {
         startingAsync = 0
-        defer { immediateResponse = nil }
-        return immediateResponse
+        defer { startingWriter = nil }
+        return startingWriter == nil
     }
 
     /// A task suspended: its connection waits (deferred), and its deadline, if any, is armed.
@@ -38,13 +44,17 @@ extension HTTPEngine {
         asyncTasks[id.packed] = record
     }
 
-    /// A handler's task finished, on this reactor's thread: its answer is sent now (inside the
-    /// handler's own turn) or queued (later), or dropped when nobody waits any more.
-    func asyncHandlerFinished(_ token: UInt64, _ id: SlotID, _ sequence: UInt32, _ request: AsyncRequest, _ outcome: Result<Response, any Error>) {
+    /// A handler's task finished, on this reactor's thread: its answer is written by the
+    /// writer that started it (the task never suspended: we are still inside that handler's
+    /// call), or queued (later), or dropped when nobody waits any more.
+    func asyncHandlerFinished(_ request: AsyncRequest, _ outcome: consuming Result<Response, any Error>) {
+        let (token, id, sequence) = request.storage.field {
+            ($0.pointee.start.token, $0.pointee.start.connection, $0.pointee.start.sequence)
+        }
         let response = answer(for: outcome, request)
-        if token == startingAsync {
-            immediateResponse = response
-            return
+        if token == startingAsync, let writer = startingWriter {
+            startingWriter = nil
+            return writer.pointee.send(response)
         }
         guard let record = asyncTasks[id.packed], record.sequence == sequence else { return }  // answered at the deadline, or gone
         asyncTasks.removeValue(forKey: id.packed)

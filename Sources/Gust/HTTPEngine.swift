@@ -82,13 +82,15 @@ final class HTTPEngine: ReactorDelegate {
     var nextHandoffToken: UInt64 = 0
     /// Async handlers' tasks that suspended, by connection (`HTTPEngine+Async`).
     var asyncTasks: [UInt64: AsyncTaskRecord] = [:]
-    /// The task being started (a token), and the answer it gave before suspending, if any.
+    /// The task being started (a token), and the writer of its request while it starts (nil
+    /// once it has answered).
     var startingAsync: UInt64 = 0
     var asyncStarts: UInt64 = 0
-    var immediateResponse: Response?
+    var startingWriter: UnsafeMutablePointer<ResponseWriter>?
     let handlerDeadline: Duration?
     let deadlineStatus: HTTPStatus
     let logger: Logger
+    let logging: LoggerBox
 
     static let listenerToken = UInt64.max - 1
     /// Tokens with this bit name descriptors handed off to another protocol (a connection's
@@ -121,6 +123,7 @@ final class HTTPEngine: ReactorDelegate {
         handlerDeadline = configuration.handlerDeadline
         deadlineStatus = configuration.deadlineStatus
         logger = configuration.logger
+        logging = LoggerBox(configuration.logger)
         maximumBodyBytes = routes.options.reduce(configuration.limits.maxBodyBytes) { max($0, $1.maxBodyBytes ?? 0) }
         do {
             try reactor.register(listener.fd, interest: .readable, token: Self.listenerToken)

@@ -1,3 +1,5 @@
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustIO
 import Logging
 
 /// What any code a request's async handler calls can know about the request, without it being
@@ -16,12 +18,16 @@ public struct RequestContext: Sendable {
 
     /// When the server stops waiting for the handler (it is then cancelled and answered 503),
     /// or nil with no deadline.
-    public var deadline: ContinuousClock.Instant? { request.storage.header.start?.deadline }
+    public var deadline: ContinuousClock.Instant? {
+        let deadline = request.storage.field { $0.pointee.start.deadline }
+        guard deadline != .max else { return nil }
+        return ContinuousClock.now.advanced(by: .nanoseconds(deadline &- System.monotonicNow().nanoseconds))
+    }
 
     /// The server's logger with this request's id as `request-id` metadata (made on each
     /// access: keep it in a local when logging several times).
     public var logger: Logger {
-        var logger = request.storage.header.start?.logger ?? Logger(label: "gust")
+        var logger = request.storage.field { $0.pointee.start.logging.logger }
         logger[metadataKey: "request-id"] = "\(requestID)"
         return logger
     }

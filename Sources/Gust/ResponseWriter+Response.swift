@@ -1,6 +1,9 @@
 @_spi(GustInternal) import GustCore
 @_spi(GustInternal) import GustHTTP1
 import HTTPTypes
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension ResponseWriter {
     /// Sends `response`: its status (with its reason phrase), its header fields (framing and
@@ -56,7 +59,10 @@ extension ResponseWriter {
         if let known = HTTPStatus.predefined(status.code) {
             let line = known.statusLine
             let standard = UnsafeBufferPointer(rebasing: line[13..<(line.count - 2)])
-            if reason.utf8.elementsEqual(standard) || reason.isEmpty { return known }
+            let same = reason.utf8.count == standard.count
+                && reason.utf8.withContiguousStorageIfAvailable { memcmp($0.baseAddress!, standard.baseAddress!, standard.count) == 0 }
+                    ?? reason.utf8.elementsEqual(standard)
+            if same || reason.isEmpty { return known }
             if reason.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) { return known }
         }
         let safe = reason.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) || reason.isEmpty ? "Status" : reason
