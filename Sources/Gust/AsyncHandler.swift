@@ -106,36 +106,3 @@ enum AsyncRoute {
         engine.engine.asyncHandlerFinished(request, outcome)
     }
 }
-
-extension Router {
-    /// Adds an async route. Re-adding the same method and pattern replaces the earlier handler.
-    public func on(_ method: HTTPMethod, _ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping AsyncHandler) {
-        precondition(options.body == .buffer, "async handlers get the whole body: use RouteOptions(body: .buffer)")
-        let deadline = options.deadline
-        on(method, pattern, options: options) { (request: borrowing Request, res: inout ResponseWriter) in
-            res.runAsync(request, handler, routeDeadline: deadline)
-        }
-    }
-
-    public func get(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping AsyncHandler) {
-        on(.get, pattern, options: options, handler)
-    }
-    public func head(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping AsyncHandler) {
-        on(.head, pattern, options: options, handler)
-    }
-    public func post(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping AsyncHandler) {
-        on(.post, pattern, options: options, handler)
-    }
-    public func put(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping AsyncHandler) {
-        on(.put, pattern, options: options, handler)
-    }
-    public func delete(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping AsyncHandler) {
-        on(.delete, pattern, options: options, handler)
-    }
-    public func patch(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping AsyncHandler) {
-        on(.patch, pattern, options: options, handler)
-    }
-    public func options(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping AsyncHandler) {
-        on(.options, pattern, options: options, handler)
-    }
-}

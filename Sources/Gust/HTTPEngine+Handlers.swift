@@ -18,18 +18,10 @@ extension HTTPEngine {
                 bodyLength: invocation.body.count, match: match, routes: routes,
                 id: RequestID(reactor: reactor.id, number: counters.requests))
             do {
-                switch match.pointee.outcome {
-                case .route(let index):
+                if case .route(let index) = match.pointee.outcome {
                     try routes.handler(index)(request, &writer)
-                case .methodNotAllowed(let node):
-                    writer.header("Allow", routes.allowValues[node])
-                    writer.send(.methodNotAllowed, "Method Not Allowed\n")
-                case .notFound:
-                    if let notFound = routes.notFoundHandler {
-                        try notFound(request, &writer)
-                    } else {
-                        writer.send(.notFound, "Not Found\n")
-                    }
+                } else {
+                    try routes.fallback(request, &writer)  // 404 or 405, inside the router's middleware
                 }
             } catch {
                 handlerThrew(error, request, &writer)

@@ -46,6 +46,8 @@ public struct ResponseWriter: ~Copyable {
     var file: FileTransfer?
     /// The stream, or the protocol, the handler started; handed over after it.
     var attachment = WriterAttachment()
+    /// The status sent (or of the streamed response started), nil before (or when deferred).
+    public private(set) var status: HTTPStatus?
 
     init(engine: HTTPEngine, connection: SlotID, answer: AnswerContext, canDefer: Bool, canStream: Bool) {
         self.engine = engine
@@ -111,6 +113,7 @@ public struct ResponseWriter: ~Copyable {
             return
         }
         state = .sent
+        self.status = status
         ResponseEncoder.encode(
             into: &out.pointee, start: start, extraHeaderBytes: extraHeaderBytes, status: status,
             serverLine: serverLine, contentTypeLine: contentType?.line, dateLine: date,
@@ -191,6 +194,7 @@ public struct ResponseWriter: ~Copyable {
             serverLine: serverLine, contentTypeLine: contentType?.line, dateLine: date, connection: connectionDirective,
             body: UnsafeRawBufferPointer(start: nil, count: 0), delimiter: delimiter == .chunked ? .chunked : .close)
         state = .streamingResponse
+        self.status = status
         let stream = ResponseStream(engine: engine, connection: connection, sequence: sequence, delimiter: delimiter, isHead: bodyless)
         attachment = WriterAttachment(response: stream)
         return stream
@@ -220,6 +224,7 @@ public struct ResponseWriter: ~Copyable {
             serverLine: serverLine, contentTypeLine: nil, dateLine: date, connection: .upgrade,
             body: UnsafeRawBufferPointer(start: nil, count: 0))
         state = .upgrading
+        status = .switchingProtocols
         attachment = WriterAttachment(upgrade: handler)
     }
 
@@ -258,6 +263,7 @@ public struct ResponseWriter: ~Copyable {
     mutating func finish(_ status: HTTPStatus, _ contentType: ContentType?, _ body: UnsafeRawBufferPointer) {
         guard state == .pending else { return }
         state = .sent
+        self.status = status
         ResponseEncoder.encode(
             into: &out.pointee, start: start, extraHeaderBytes: extraHeaderBytes, status: status,
             serverLine: serverLine, contentTypeLine: contentType?.line, dateLine: date,

@@ -37,12 +37,22 @@
     let methods: [HTTPMethod]
     /// Per node, the `Allow` value for a 405 ("GET, HEAD").
     let allowValues: [String]
-    let notFoundHandler: Handler?
+    /// Answers requests no route takes (404, or 405 with `Allow`), inside the router's middleware.
+    let fallback: Handler
     /// The coder of `decode(as:)` and `Response.json`.
     let jsonCoding: any JSONCoding
 
-    init(routes: [Router.Route], notFound: Handler?, jsonCoding: any JSONCoding = FoundationJSONCoding()) {
+    /// A route, compiled: its handler is final (middleware and the async adapter included).
+    struct Entry {
+        var method: HTTPMethod
+        var pattern: String
+        var options: RouteOptions
+        var handler: Handler
+    }
+
+    init(routes: [Entry], fallback: @escaping Handler, jsonCoding: any JSONCoding = FoundationJSONCoding()) {
         self.jsonCoding = jsonCoding
+        self.fallback = fallback
         // Build a pointer-y tree first, then flatten it breadth-first.
         final class BuildNode {
             var statics: [(label: [UInt8], node: BuildNode)] = []
@@ -129,7 +139,6 @@
         patterns = routes.map(\.pattern)
         methods = routes.map(\.method)
         allowValues = allow
-        notFoundHandler = notFound
     }
 
     deinit {

@@ -1,6 +1,6 @@
 @_spi(GustInternal) import GustHTTP1
 
-/// Collects routes: a method and a path pattern per handler.
+/// Collects routes: a method and a path pattern per handler, inline or async, with middleware.
 ///
 /// Patterns are split on `/`. A segment is literal text, `:name` (one segment, captured as
 /// `name`), or a final `*` (the rest of the path, zero or more segments, captured as `*`).
@@ -9,21 +9,33 @@
 /// A path that matches but has no handler for the method gets 405 with `Allow`; HEAD falls back
 /// to the GET handler (the body is not sent).
 ///
-/// Build the router before starting the server; the server compiles it into an immutable table.
+/// Build the router before starting the server; the server compiles it into an immutable table
+/// (middleware chains included).
 ///
 ///     let router = Router()
-///     router.get("/plaintext") { _, res in res.send("Hello, World!") }
-///     router.get("/users/:id") { req, res in res.send(req.parameter("id") ?? "") }
-public final class Router {
+///     router.use(RequestIDMiddleware())
+///     router.get("/plaintext") { _, res in res.send("Hello, World!") }     // inline
+///     router.get("/users/:id") { req in .text(req.parameter("id") ?? "") } // async
+///     let api = router.group("/api", middleware: [APIKey()])
+public final class Router: RouteBuilder {
+    /// A route as added: its handler in either tier, and the group it was added through.
     struct Route {
+        enum Body {
+            case inline(Handler)
+            case async(AsyncHandler)
+        }
+
         var method: HTTPMethod
         var pattern: String
         var options: RouteOptions
-        var handler: Handler
+        var body: Body
+        var group: RouteGroup?
     }
 
     var routes: [Route] = []
     var notFoundHandler: Handler?
+    /// Middleware around every route (and around the 404 and 405 answers), outermost first.
+    var middleware: [any Middleware] = []
     /// The JSON coder of `decode(as:)` and `Response.json` on this router's routes.
     public var jsonCoding: any JSONCoding = FoundationJSONCoding()
 
@@ -32,10 +44,28 @@ public final class Router {
 
     public init() {}
 
-    /// Adds a route. Re-adding the same method and pattern replaces the earlier handler.
-    public func on(_ method: HTTPMethod, _ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping Handler) {
+    /// Adds middleware around every route, after what is there (inside it).
+    public func use(_ middleware: any Middleware...) { self.middleware += middleware }
+
+    /// Routes under `prefix` with middleware of their own (inside the router's).
+    public func group(_ prefix: String, middleware: [any Middleware] = []) -> RouteGroup {
+        RouteGroup(router: self, parent: nil, prefix: prefix, middleware: middleware)
+    }
+
+    public func on(_ method: HTTPMethod, _ pattern: String, options: RouteOptions, _ handler: @escaping Handler) {
+        add(method, pattern, options, .inline(handler), group: nil)
+    }
+
+    public func on(_ method: HTTPMethod, _ pattern: String, options: RouteOptions, _ handler: @escaping AsyncHandler) {
+        add(method, pattern, options, .async(handler), group: nil)
+    }
+
+    func add(_ method: HTTPMethod, _ pattern: String, _ options: RouteOptions, _ body: Route.Body, group: RouteGroup?) {
         precondition(method != .other, "routes need a specific method")
         precondition(pattern.hasPrefix("/"), "route patterns start with /: \(pattern)")
+        if case .async = body {
+            precondition(options.body == .buffer, "async handlers get the whole body: use RouteOptions(body: .buffer)")
+        }
         let segments = pattern.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         let captures = segments.filter { $0.hasPrefix(":") || $0 == "*" }.count
         precondition(captures <= Self.maximumParameters, "at most \(Self.maximumParameters) parameters: \(pattern)")
@@ -43,34 +73,44 @@ public final class Router {
             precondition(s == "*" && i == segments.count - 1, "* must be a whole, final segment: \(pattern)")
         }
         routes.removeAll { $0.method == method && $0.pattern == pattern }
-        routes.append(Route(method: method, pattern: pattern, options: options, handler: handler))
-    }
-
-    public func get(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping Handler) {
-        on(.get, pattern, options: options, handler)
-    }
-    public func head(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping Handler) {
-        on(.head, pattern, options: options, handler)
-    }
-    public func post(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping Handler) {
-        on(.post, pattern, options: options, handler)
-    }
-    public func put(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping Handler) {
-        on(.put, pattern, options: options, handler)
-    }
-    public func delete(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping Handler) {
-        on(.delete, pattern, options: options, handler)
-    }
-    public func patch(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping Handler) {
-        on(.patch, pattern, options: options, handler)
-    }
-    public func options(_ pattern: String, options: RouteOptions = RouteOptions(), _ handler: @escaping Handler) {
-        on(.options, pattern, options: options, handler)
+        routes.append(Route(method: method, pattern: pattern, options: options, body: body, group: group))
     }
 
     /// Answers requests no route matches (instead of the default 404).
     public func notFound(_ handler: @escaping Handler) { notFoundHandler = handler }
 
-    /// The immutable, shareable table the reactors route with.
-    @_spi(GustInternal) public func compile() -> RouteTable { RouteTable(routes: routes, notFound: notFoundHandler, jsonCoding: jsonCoding) }
+    /// The immutable, shareable table the reactors route with: every route's handler inside its
+    /// middleware chain, an async handler behind the adapter that starts its task.
+    @_spi(GustInternal) public func compile() -> RouteTable {
+        let compiled = routes.map { route -> RouteTable.Entry in
+            let chain = middleware + (route.group?.chain ?? [])
+            var options = route.options
+            for m in chain { m.configure(&options) }
+            let handler: Handler
+            switch route.body {
+            case .inline(let inline):
+                handler = MiddlewareChain.inline(chain, inline)
+            case .async(let async):
+                let composed = MiddlewareChain.async(chain, async)
+                let deadline = options.deadline
+                handler = { request, response in response.runAsync(request, composed, routeDeadline: deadline) }
+            }
+            return RouteTable.Entry(method: route.method, pattern: route.pattern, options: options, handler: handler)
+        }
+        let notFound = notFoundHandler
+        let fallback = MiddlewareChain.inline(middleware) { request, response in
+            switch request.match.pointee.outcome {
+            case .methodNotAllowed(let node):
+                response.header("Allow", request.routes.allowValues[node])
+                response.send(.methodNotAllowed, "Method Not Allowed\n")
+            case .notFound, .route:
+                if let notFound {
+                    try notFound(request, &response)
+                } else {
+                    response.send(.notFound, "Not Found\n")
+                }
+            }
+        }
+        return RouteTable(routes: compiled, fallback: fallback, jsonCoding: jsonCoding)
+    }
 }
