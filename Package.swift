@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "GustIO", targets: ["GustIO"]),
         .library(name: "GustDemo", targets: ["GustDemo"]),
         .library(name: "GustBench", targets: ["GustBench"]),
+        .library(name: "GustTesting", targets: ["GustTesting"]),
+        .executable(name: "items-api", targets: ["items-api"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,6 +37,11 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(name: "GustDemo", dependencies: ["Gust"], swiftSettings: strict),
+        // Testing an app's routes: in process (socket pairs, no port) or live on an ephemeral port.
+        .target(
+            name: "GustTesting",
+            dependencies: ["Gust", "GustIO", .product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strict),
         .target(
             name: "GustBench",
             dependencies: ["GustCore", "GustHTTP1", "GustIO", .product(name: "Histogram", package: "hdrhistogram-swift")],
@@ -43,12 +50,19 @@ let package = Package(
             name: "gust",
             dependencies: ["Gust", "GustDemo", "GustBench", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
+        // Examples/ItemsAPI: a small JSON API on Gust, built and tested with the rest.
+        .target(name: "ItemsAPI", dependencies: ["Gust"], path: "Examples/ItemsAPI/Sources/ItemsAPI", swiftSettings: strict),
+        .executableTarget(
+            name: "items-api", dependencies: ["Gust", "ItemsAPI"], path: "Examples/ItemsAPI/Sources/items-api", swiftSettings: strict),
+        .testTarget(
+            name: "ItemsAPITests", dependencies: ["ItemsAPI", "Gust", "GustTesting"], path: "Examples/ItemsAPI/Tests/ItemsAPITests",
+            swiftSettings: strict),
         .testTarget(name: "GustCoreTests", dependencies: ["GustCore"], swiftSettings: strict),
         .testTarget(name: "GustHTTP1Tests", dependencies: ["GustHTTP1", "GustCore"], swiftSettings: strict),
         .testTarget(name: "GustIOTests", dependencies: ["GustIO", "GustCore"], swiftSettings: strict),
         .testTarget(name: "GustBenchTests", dependencies: ["GustBench", "GustCore", "GustHTTP1"], swiftSettings: strict),
         .testTarget(name: "GustTests", dependencies: ["Gust", "GustDemo", "GustIO", "GustHTTP1"], swiftSettings: strict),
         // An application's view: `import Gust` and nothing else.
-        .testTarget(name: "GustAppTests", dependencies: ["Gust"], swiftSettings: strict),
+        .testTarget(name: "GustAppTests", dependencies: ["Gust", "GustTesting"], swiftSettings: strict),
     ]
 )

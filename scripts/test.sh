@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: Swift unit and in-process server tests, then the real-client tests
+# The whole test suite: Swift unit and in-process server tests (the Examples/ItemsAPI app's
+# included), the compile tests, then the real-client tests
 # (curl, Python http.client and requests, raw sockets, wrk) against the `gust` binary, a
 # differential test against llhttp (Python's httptools), then the libFuzzer harnesses for a
 # bounded time (FUZZ_SECONDS each, default 30). Installs what the tests need first (curl, wrk,
@@ -41,6 +42,8 @@ echo "== swift build"
 swift build
 echo "== swift test"
 swift test
+echo "== compile tests (Tests/CompileTests: what must compile, what must be a clear error)"
+./scripts/compile-tests.sh
 echo "== integration tests (real clients against .build/debug/gust)"
 python3 -m pytest -q IntegrationTests
 echo "== fuzzers (libFuzzer, ${FUZZ_SECONDS:-30} s each)"

@@ -6,3 +6,5 @@
 @_exported import enum GustHTTP1.HTTPVersion
 @_exported import struct GustHTTP1.RequestLimits
 @_exported import struct GustIO.SystemError
+// swift-http-types: the async tier's vocabulary (HTTPRequest, HTTPResponse, HTTPFields).
+@_exported import HTTPTypes

@@ -10,7 +10,7 @@ extension HTTPEngine {
     /// 100 ms instead of spinning on a listener that stays readable; waiting clients stay in
     /// the kernel's backlog meanwhile.
     func acceptConnections() {
-        guard !draining else { return }
+        guard !draining, let listener else { return }
         for _ in 0..<64 {
             let fd: Int32
             do {
@@ -26,27 +26,39 @@ extension HTTPEngine {
                 continue  // ECONNABORTED and the like: that client is gone, try the next
             }
             System.setNoDelay(fd)
-            guard let (id, c) = connections.insert(Connection(fd: fd, now: nowNanoseconds)) else {
-                System.close(fd)
-                counters.rejected += 1
+            if case .full = adopt(fd) {
                 pauseAccepting()
                 return
             }
-            do {
-                try reactor.register(fd, interest: .readable, token: id.packed)
-            } catch {
-                System.close(fd)
-                connections.remove(id)
-                continue
-            }
-            counters.accepted += 1
-            // The first request's head is due within the header timeout.
-            apply(c.pointee.machine.timerChange(rules), id, c)
         }
     }
 
+    enum Adoption { case adopted, full, failed }
+
+    /// Makes the non-blocking connected socket `fd` one of this engine's connections (from
+    /// `accept`, or handed over in process). The descriptor is closed if it cannot be.
+    @discardableResult
+    func adopt(_ fd: Int32) -> Adoption {
+        guard let (id, c) = connections.insert(Connection(fd: fd, now: nowNanoseconds)) else {
+            System.close(fd)
+            counters.rejected += 1
+            return .full
+        }
+        do {
+            try reactor.register(fd, interest: .readable, token: id.packed)
+        } catch {
+            System.close(fd)
+            connections.remove(id)
+            return .failed
+        }
+        counters.accepted += 1
+        // The first request's head is due within the header timeout.
+        apply(c.pointee.machine.timerChange(rules), id, c)
+        return .adopted
+    }
+
     func pauseAccepting() {
-        guard !acceptPaused else { return }
+        guard !acceptPaused, let listener else { return }
         acceptPaused = true
         try? reactor.modify(listener.fd, interest: [], token: Self.listenerToken)
         reactor.schedule(after: .milliseconds(100)) { [unowned self] in

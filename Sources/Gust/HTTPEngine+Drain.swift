@@ -11,7 +11,7 @@ extension HTTPEngine {
     func beginDrain() {
         guard !draining else { return }
         draining = true
-        reactor.deregister(listener.fd)
+        if let listener { reactor.deregister(listener.fd) }
         connections.forEachID { id in drain(id) }
     }
 

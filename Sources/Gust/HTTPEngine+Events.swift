@@ -72,7 +72,7 @@ extension HTTPEngine {
     func reactorWillStop(_ reactor: Reactor) {
         connections.forEachID { id in close(id, reason: .shutdown) }
         closeHandoffs()
-        if !draining { reactor.deregister(listener.fd) }
+        if !draining, let listener { reactor.deregister(listener.fd) }
         performWork()  // the loop will not turn again: body handlers hear `.shutdown` now
     }
 }

@@ -35,7 +35,8 @@ final class HTTPEngine: ReactorDelegate {
     let routes: RouteTable
     let rules: ConnectionRules
     var limits: RequestLimits { rules.limits }
-    let listener: Listener
+    /// The reactor's listener; nil for a server that takes connections in process only.
+    let listener: Listener?
     let connections: Slab<Connection>
     let readBuffer: UnsafeMutableRawPointer
     let readBufferSize: Int
@@ -100,7 +101,7 @@ final class HTTPEngine: ReactorDelegate {
     /// Leases kept cached after a burst is over.
     static let warmCachedLeases = 16
 
-    init(reactor: Reactor, listener: Listener, routes: RouteTable, configuration: ServerConfiguration) {
+    init(reactor: Reactor, listener: Listener?, routes: RouteTable, configuration: ServerConfiguration) {
         self.reactor = reactor
         clock = UnsafePointer(reactor.unsafeClock)
         self.routes = routes
@@ -125,10 +126,12 @@ final class HTTPEngine: ReactorDelegate {
         logger = configuration.logger
         logging = LoggerBox(configuration.logger)
         maximumBodyBytes = routes.options.reduce(configuration.limits.maxBodyBytes) { max($0, $1.maxBodyBytes ?? 0) }
-        do {
-            try reactor.register(listener.fd, interest: .readable, token: Self.listenerToken)
-        } catch {
-            fatalError("reactor \(reactor.id): cannot watch the listener: \(error)")
+        if let listener {
+            do {
+                try reactor.register(listener.fd, interest: .readable, token: Self.listenerToken)
+            } catch {
+                fatalError("reactor \(reactor.id): cannot watch the listener: \(error)")
+            }
         }
     }
 

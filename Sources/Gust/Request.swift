@@ -8,6 +8,11 @@
 /// Accessors that return `String` copy; strings of up to 15 UTF-8 bytes are stored inline and
 /// do not allocate. The `withUnsafe…` accessors hand out the bytes in place.
 ///
+/// It is not `Sendable` either: closures that run later (`respond(after:)`, `DeferredResponse`
+/// answers, the pool's `offload`) cannot capture it, and the compiler says so. Copy out what
+/// they need, or write an async handler (`router.get(path) { req in ... }`), whose request is
+/// owned and can be kept across `await`s.
+///
 /// Threading: reactor thread only, during the handler call.
 public struct Request: ~Copyable {
     let base: UnsafePointer<UInt8>

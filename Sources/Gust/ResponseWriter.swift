@@ -84,6 +84,13 @@ public struct ResponseWriter: ~Copyable {
         body.withUTF8Bytes { finish(status, contentType, UnsafeRawBufferPointer($0)) }
     }
 
+    /// Sends `text` as `text/plain; charset=utf-8` with status 200 (`res.send(name)`; a literal
+    /// picks the `StaticString` form).
+    @_disfavoredOverload
+    public mutating func send(_ text: String) {
+        send(.ok, contentType: .plainTextUTF8, text)
+    }
+
     /// Sends a response whose body is `bytes`.
     public mutating func send(_ status: HTTPStatus = .ok, contentType: ContentType? = .octetStream, bytes: [UInt8]) {
         bytes.withUnsafeBytes { finish(status, contentType, $0) }
@@ -203,7 +210,12 @@ public struct ResponseWriter: ~Copyable {
     /// Answers after `delay` without blocking the reactor: `body` runs on this reactor's thread
     /// when the time comes (a zero delay: later in this loop turn), with a writer for this
     /// response. Allocates the closure and a timer.
-    public mutating func respond(after delay: Duration, _ body: @escaping (inout ResponseWriter) -> Void) {
+    ///
+    /// `body` runs after the handler has returned, when the borrowed request is gone: copy what
+    /// it needs first (`let name = req.parameter("name")`), or write an async handler, which
+    /// owns its request. (`body` is `@Sendable` so that capturing `req` is a compile error that
+    /// names it; Swift 6.3's move checker crashes on such captures by plain escaping closures.)
+    public mutating func respond(after delay: Duration, _ body: @escaping @Sendable (inout ResponseWriter) -> Void) {
         let deferred = deferResponse()
         let engine = self.engine
         engine.reactor.schedule(after: delay) { _ = engine.queueAnswer(deferred.connection, deferred.sequence, body) }

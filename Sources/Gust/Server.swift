@@ -23,6 +23,7 @@ public final class Server: Sendable {
     }
 
     let running = Mutex<Running?>(nil)
+    let nextInProcess = Atomic<UInt>(0)
 
     /// Compiles `router` (later changes to it do not reach this server).
     public init(configuration: ServerConfiguration = ServerConfiguration(), router: Router) {
@@ -55,6 +56,44 @@ public final class Server: Sendable {
                 throw error
             }
         }
+    }
+
+    /// Starts the reactors without listening anywhere: connections come only from
+    /// `connectInProcess` (the in-process test harness). Nothing is left running on failure.
+    @_spi(GustInternal) public func startInProcess() throws {
+        try configuration.validate()
+        try running.withLock { (running: inout Running?) throws in
+            precondition(running == nil, "server already started")
+            let configuration = self.configuration
+            let group = try ReactorGroup(count: configuration.reactors)
+            let routes = self.routes
+            group.start { reactor in
+                HTTPEngine(reactor: reactor, listener: nil, routes: routes, configuration: configuration)
+            }
+            running = Running(group: group, listeners: [], port: 0)
+        }
+    }
+
+    /// A new connection to this server inside the process: a socket pair whose one end the
+    /// server serves (on the reactors in turn) and whose other end, blocking, is returned (the
+    /// caller closes it). No network, no port.
+    @_spi(GustInternal) public func connectInProcess() throws -> Int32 {
+        guard let handles = running.withLock({ $0?.group.handles }), !handles.isEmpty else {
+            throw ConfigurationError("the server is not running")
+        }
+        let (ours, theirs) = try System.socketPair()
+        try System.setBlocking(theirs, false)
+        let handle = handles[Int(nextInProcess.add(1, ordering: .relaxed).oldValue) % handles.count]
+        let handed = handle.execute { reactor in
+            guard let engine = reactor.delegate as? HTTPEngine else { return System.close(theirs) }
+            engine.adopt(theirs)
+        }
+        if !handed {
+            System.close(theirs)
+            System.close(ours)
+            throw ConfigurationError("the server has stopped")
+        }
+        return ours
     }
 
     /// Stops every reactor (open connections are closed, not drained), waits for their threads

@@ -141,6 +141,14 @@ public struct SystemError: Error, Sendable, CustomStringConvertible, Equatable {
         try call("socket") { cgust_tcp_socket(domain) }
     }
 
+    /// A connected pair of Unix stream sockets (close-on-exec): an in-process connection, no
+    /// network involved. Returns (a, b); both blocking.
+    public static func socketPair() throws(SystemError) -> (Int32, Int32) {
+        var fds: [Int32] = [-1, -1]
+        _ = try call("socketpair") { Glibc.socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) }
+        return (fds[0], fds[1])
+    }
+
     public static func setOption(_ fd: Int32, level: Int32, name: Int32, value: Int32) throws(SystemError) {
         var v = value
         _ = try call("setsockopt") { setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) }
