@@ -28,6 +28,12 @@ struct EngineReference: @unchecked Sendable {
     unowned(unsafe) let engine: HTTPEngine
 }
 
+/// A response stream handed from the reactor to the task that writes it, which runs on the
+/// same reactor (`@unchecked`: the stream is reactor-confined, and so is its user).
+struct StreamHandOff: @unchecked Sendable {
+    let stream: ResponseStream?
+}
+
 /// What an async request's task needs, kept in the request's storage. Plain fields of known
 /// layout (no optionals, no resilient types): it is read on every request.
 struct AsyncStart {
@@ -72,7 +78,12 @@ extension ResponseWriter {
             let task = Task.immediate(executorPreference: handle.executor) { await AsyncRoute.run(owned) }
             return (task, engine.endAsyncStart())
         }
-        guard !answered else { return }
+        guard !answered else {
+            // A stream the task started without suspending, whose body is still being written:
+            // tracked, so that a client that leaves cancels the task.
+            if let stream = attachment.response, !stream.isFinished { engine.trackAsync(connection, sequence, task, owned.id, nil) }
+            return
+        }
         _ = deferResponse()
         engine.trackAsync(connection, sequence, task, owned.id, deadline)
     }
@@ -84,11 +95,42 @@ enum AsyncRoute {
     static func run(_ request: AsyncRequest) async {
         // (Kept small: this frame and the handler's share the task's first allocator slab.)
         let handler = request.storage.field { $0.pointee.start.handler }
+        let response: Response
         do {
-            let response = try await RequestContext.$current.withValue(RequestContext(request: request)) { try await handler(request) }
-            finish(request, .success(response))
+            response = try await RequestContext.$current.withValue(RequestContext(request: request)) { try await handler(request) }
         } catch {
-            finish(request, .failure(error))
+            return finish(request, .failure(error))
+        }
+        if case .stream(let body) = response.body.storage { return await stream(request, response, body) }
+        finish(request, .success(response))
+    }
+
+    /// Sends a streamed answer: the head (now, or from the work queue), then `body` writes the
+    /// rest in this task. A body that fails midway closes the connection (and is logged).
+    static func stream(_ request: AsyncRequest, _ response: Response, _ body: @Sendable (ResponseBodyWriter) async throws -> Void) async {
+        let (handle, reference) = request.storage.field { ($0.pointee.start.handle, $0.pointee.start.engine) }
+        guard handle.isCurrentThread else { return }  // the reactor has stopped
+        let engine = reference.engine
+        var started = engine.startStreamNow(request, response)
+        if started == nil {
+            started = await withCheckedContinuation { engine.queueStreamStart(request, response, $0) }.stream
+        }
+        guard let stream = started else { return }  // the client left
+        await pump(stream, body, request)
+        if handle.isCurrentThread { engine.asyncStreamEnded(request) }
+    }
+
+    /// Runs `body` on `stream`, then ends it (or aborts it if `body` throws).
+    static func pump(_ stream: ResponseStream, _ body: @Sendable (ResponseBodyWriter) async throws -> Void, _ request: AsyncRequest?) async {
+        do {
+            try await body(ResponseBodyWriter(stream))
+            stream.finish()
+        } catch {
+            if !(error is ResponseBodyWriter.ClientGone || error is CancellationError), let request {
+                let logger = request.storage.field { $0.pointee.start.logging.logger }
+                logger.error("streamed body failed", metadata: ["request-id": "\(request.id)", "error": "\(String(reflecting: error))"])
+            }
+            stream.abort()
         }
     }
 

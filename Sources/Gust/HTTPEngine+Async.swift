@@ -62,6 +62,36 @@ extension HTTPEngine {
         _ = queueResponse(id, sequence, response)
     }
 
+    /// A handler's task answered with a stream: its head goes out now, by the writer that
+    /// started the task (it never suspended), and the stream is returned; nil when the stream
+    /// has to wait for the work queue (`queueStreamStart`), or nobody waits any more.
+    func startStreamNow(_ request: AsyncRequest, _ response: Response) -> ResponseStream? {
+        let token = request.storage.field { $0.pointee.start.token }
+        guard token == startingAsync, let writer = startingWriter else { return nil }
+        startingWriter = nil
+        return writer.pointee.startStream(for: response)
+    }
+
+    /// A handler's task answered with a stream after it suspended: its head goes out from the
+    /// work queue, and `continuation` gets the stream (nil if the client left meanwhile). The
+    /// deadline no longer applies; the task stays tracked (a client that leaves cancels it).
+    func queueStreamStart(_ request: AsyncRequest, _ response: Response, _ continuation: CheckedContinuation<StreamHandOff, Never>) {
+        let (id, sequence) = request.storage.field { ($0.pointee.start.connection, $0.pointee.start.sequence) }
+        guard var record = asyncTasks[id.packed], record.sequence == sequence, canQueueAnswer(id, sequence) else {
+            return continuation.resume(returning: StreamHandOff(stream: nil))
+        }
+        if let timer = record.timer { reactor.cancelTimer(timer) }
+        record.timer = nil
+        asyncTasks[id.packed] = record
+        enqueue(.startStream(id, sequence, response, continuation))
+    }
+
+    /// A handler's streamed body ended (or failed): its task is no longer tracked.
+    func asyncStreamEnded(_ request: AsyncRequest) {
+        let (id, sequence) = request.storage.field { ($0.pointee.start.connection, $0.pointee.start.sequence) }
+        if let record = asyncTasks[id.packed], record.sequence == sequence { asyncTasks.removeValue(forKey: id.packed) }
+    }
+
     /// The deadline passed: the task is cancelled and the request answered.
     func asyncDeadlinePassed(_ id: SlotID, _ sequence: UInt32, _ deadline: Duration) {
         guard let record = asyncTasks[id.packed], record.sequence == sequence else { return }

@@ -49,10 +49,7 @@ extension HTTPEngine {
         }
         if let lease = record.output { releaseOutputLease(lease) }
         if let file = record.file { releaseFile(file) }
-        if let stream = responseStreams.removeValue(forKey: id.packed) {
-            stream.isFinished = true
-            stream.drainHandler = nil
-        }
+        if let stream = responseStreams.removeValue(forKey: id.packed) { stream.connectionClosed() }
         pendingUpgrades.removeValue(forKey: id.packed)
         if !asyncTasks.isEmpty { dropAsyncTask(id) }
         return (record.fd, orphan)

@@ -78,9 +78,10 @@ extension HTTPEngine {
         output.pointee.writerIndex = mark
     }
 
-    /// Runs a late answer (a deferred response) with a writer for it.
+    /// Runs a late answer (a deferred response) with a writer for it: it may send, or start a
+    /// response stream.
     func callLateAnswer(_ id: SlotID, _ context: AnswerContext, _ body: (inout ResponseWriter) -> Void) -> HandlerResult {
-        var writer = ResponseWriter(engine: self, connection: id, answer: context, canDefer: false, canStream: false)
+        var writer = ResponseWriter(engine: self, connection: id, answer: context, canDefer: false, canStream: false, lateStream: true)
         body(&writer)
         return writer.result()
     }
@@ -146,7 +147,7 @@ extension HTTPEngine {
     /// What a handler left for a connection that is gone: its file is closed, its streams end.
     func discard(_ result: consuming HandlerResult) {
         if let file = result.file { System.close(file.fd) }
-        result.attachment.response?.isFinished = true
+        result.attachment.response?.connectionClosed()
         result.attachment.body?.isFinished = true
     }
 }

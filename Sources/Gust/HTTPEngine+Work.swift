@@ -12,6 +12,11 @@ enum EngineWork {
     case respond(SlotID, UInt32, Response)
     /// Cancel an async handler's task (its client left, or its deadline passed).
     case cancelTask(Task<Void, Never>)
+    /// An async handler's streamed answer: its head goes out, the stream goes back to the task.
+    case startStream(SlotID, UInt32, Response, CheckedContinuation<StreamHandOff, Never>)
+    /// A response stream whose body failed midway: the connection is closed (the client sees a
+    /// truncated body, not a complete wrong one).
+    case abortStream(SlotID, UInt32)
     /// A response stream wrote pieces into the connection's output: write them.
     case flush(SlotID)
     /// A response stream finished (the sequence names it), with its trailer lines.
@@ -51,6 +56,12 @@ extension HTTPEngine {
         case .answer(let id, let sequence, let body): performAnswer(id, sequence, body)
         case .respond(let id, let sequence, let response): performAnswer(id, sequence) { $0.send(response) }
         case .cancelTask(let task): task.cancel()
+        case .startStream(let id, let sequence, let response, let continuation):
+            var started: ResponseStream?
+            performAnswer(id, sequence) { started = $0.startStream(for: response) }
+            continuation.resume(returning: StreamHandOff(stream: started.flatMap { $0.isFinished ? nil : $0 }))
+        case .abortStream(let id, let sequence):
+            if isStreaming(id, sequence) { close(id) }
         case .flush(let id): performFlush(id)
         case .finishStream(let id, let sequence, let trailers): performFinish(id, sequence, trailers)
         case .resumeBody(let id, let stream): performResume(id, stream)
@@ -93,6 +104,7 @@ extension HTTPEngine {
             switch item {
             case .answer(let queued, let s, _) where queued == id && s == sequence: return false
             case .respond(let queued, let s, _) where queued == id && s == sequence: return false
+            case .startStream(let queued, let s, _, _) where queued == id && s == sequence: return false
             default: continue
             }
         }
@@ -101,7 +113,8 @@ extension HTTPEngine {
 
     func performAnswer(_ id: SlotID, _ sequence: UInt32, _ body: (inout ResponseWriter) -> Void) {
         guard let c = connections.pointer(to: id), c.pointee.machine.isAwaiting(sequence) else { return }
-        let context = c.pointee.machine.pendingAnswer
+        var context = c.pointee.machine.pendingAnswer
+        context.sequence = sequence  // a stream this answer starts goes on under the awaited sequence
         let mark = output.pointee.writerIndex
         answering = id.packed
         var result = callLateAnswer(id, context, body)  // application code

@@ -73,6 +73,7 @@ public struct ResponseBody: Sendable {
         case bytes([UInt8])
         case data(Data)
         case json(JSONValue)
+        case stream(@Sendable (ResponseBodyWriter) async throws -> Void)
     }
 
     /// A value to encode, behind one reference (keeps `Response` small: it lives in the async
@@ -93,6 +94,18 @@ public struct ResponseBody: Sendable {
     public static func bytes(_ bytes: [UInt8]) -> ResponseBody { ResponseBody(storage: .bytes(bytes)) }
 
     public static func data(_ data: Data) -> ResponseBody { ResponseBody(storage: .data(data)) }
+
+    /// A body written piece by piece after the head has gone out (chunked; for an HTTP/1.0
+    /// client, up to the close), with backpressure: each `write` waits while the client is
+    /// behind. `body` runs in the handler's task, on its reactor; the stream ends when it
+    /// returns. If it throws, the connection is closed (the client sees a truncated body).
+    ///
+    ///     return Response(contentType: .plainTextUTF8, body: .stream { writer in
+    ///         for event in events { try await writer.write("data: \(event)\n\n") }
+    ///     })
+    public static func stream(_ body: @escaping @Sendable (ResponseBodyWriter) async throws -> Void) -> ResponseBody {
+        ResponseBody(storage: .stream(body))
+    }
 
     /// `value`, encoded by the router's JSON coder once the handler has returned.
     public init<Value: Encodable & Sendable>(json value: Value) { storage = .json(JSONValue(value)) }

@@ -21,6 +21,9 @@ public final class ResponseStream {
     let delimiter: StreamDelimiter
     let isHead: Bool
     var drainHandler: (() -> Void)?
+    /// An async writer waiting for the output to drain (`ResponseBodyWriter`): resumed when it
+    /// has, or with an error when the connection goes.
+    var drainWaiter: CheckedContinuation<Void, any Error>?
     /// The handler that started the stream has returned and its connection writes the pieces.
     var isAttached = false
     /// `finish()` was called, or the connection is gone.
@@ -88,6 +91,40 @@ public final class ResponseStream {
         var lines = ""
         for (name, value) in trailers where Self.isTrailerSafe(name, value) { lines += "\(name): \(value)\r\n" }
         engine.enqueue(.finishStream(connection, sequence, lines))
+    }
+
+    /// Waits until everything written has gone to the socket (returns at once if it has). Throws
+    /// `ResponseBodyWriter.ClientGone` if the client leaves first. Reactor thread only.
+    func drained() async throws {
+        guard isOpen else { throw ResponseBodyWriter.ClientGone() }
+        guard pendingBytes > 0 || !isAttached else { return }
+        try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
+            drainWaiter = waiter
+            onDrain { [self] in
+                if let waiter = drainWaiter {
+                    drainWaiter = nil
+                    waiter.resume()
+                }
+            }
+        }
+    }
+
+    /// Ends the stream without its proper end: the connection is closed, so that the client
+    /// sees a truncated body rather than a complete wrong one (after a failure midway).
+    func abort() {
+        guard !isFinished else { return }
+        isFinished = true
+        engine.enqueue(.abortStream(connection, sequence))
+    }
+
+    /// The connection is gone: an async writer waiting for the drain hears it.
+    func connectionClosed() {
+        isFinished = true
+        drainHandler = nil
+        if let waiter = drainWaiter {
+            drainWaiter = nil
+            waiter.resume(throwing: ResponseBodyWriter.ClientGone())  // schedules the task; runs nothing here
+        }
     }
 
     /// Appends `bytes` as a piece of this stream's body (a chunk, or raw before a close).

@@ -1,3 +1,4 @@
+@_spi(GustInternal) import GustIO
 @_spi(GustInternal) import GustCore
 @_spi(GustInternal) import GustHTTP1
 import HTTPTypes
@@ -29,6 +30,13 @@ extension ResponseWriter {
             bytes.withUnsafeBytes { finish(status, contentType, $0) }
         case .data(let data):
             data.withUnsafeBytes { finish(status, contentType, $0) }
+        case .stream(let body):
+            // From an inline handler: the body runs in a task of its own on this reactor.
+            let stream = startStream(for: response)
+            let handOff = StreamHandOff(stream: stream)
+            Task.immediate(executorPreference: engine.reactor.executor) {
+                await AsyncRoute.pump(handOff.stream!, body, nil)
+            }
         case .json(let value):
             do {
                 let body = try engine.routes.jsonCoding.encode(value.value)
@@ -42,6 +50,17 @@ extension ResponseWriter {
                 send(.internalServerError, contentType: .plainTextUTF8, "Internal Server Error: the response could not be encoded\n")
             }
         }
+    }
+
+    /// Starts a streamed response with `response`'s status, fields and content type (its body is
+    /// written to the stream afterwards).
+    mutating func startStream(for response: Response) -> ResponseStream {
+        var contentType = response.contentType
+        for field in response.headerFields {
+            if field.name == .contentType { contentType = nil }
+            header(field.name.rawName, field.value)
+        }
+        return startStream(Self.status(response.status), contentType: contentType)
     }
 
     /// Forgets the header lines added so far (before a response is sent).

@@ -42,6 +42,8 @@ public struct ResponseWriter: ~Copyable {
     let canDefer: Bool
     /// Taking the body piece by piece is allowed only from the request's own handler.
     let canStream: Bool
+    /// An async handler's late answer may start a response stream.
+    let canStartStream: Bool
     /// A file that follows the head (`sendFile`), handed to the connection after the handler.
     var file: FileTransfer?
     /// The stream, or the protocol, the handler started; handed over after it.
@@ -49,7 +51,7 @@ public struct ResponseWriter: ~Copyable {
     /// The status sent (or of the streamed response started), nil before (or when deferred).
     public private(set) var status: HTTPStatus?
 
-    init(engine: HTTPEngine, connection: SlotID, answer: AnswerContext, canDefer: Bool, canStream: Bool) {
+    init(engine: HTTPEngine, connection: SlotID, answer: AnswerContext, canDefer: Bool, canStream: Bool, lateStream: Bool = false) {
         self.engine = engine
         out = engine.output
         date = engine.dateCache.pointee.line
@@ -62,6 +64,7 @@ public struct ResponseWriter: ~Copyable {
         sequence = answer.sequence
         self.canDefer = canDefer
         self.canStream = canStream && canDefer
+        canStartStream = canDefer || lateStream
     }
 
     /// Whether a response was sent (or taken out of the handler).
@@ -191,8 +194,8 @@ public struct ResponseWriter: ~Copyable {
     /// pipelined behind wait for `finish()`. Allocates the stream object (once per response).
     public mutating func startStream(_ status: HTTPStatus = .ok, contentType: ContentType? = .octetStream) -> ResponseStream {
         precondition(
-            canDefer && state == .pending,
-            "startStream() needs a pending response of a request's own handler (or of a body's .end): not after a send or a deferral, not while completing a deferral, not from a body piece (stream at .end instead)")
+            canStartStream && state == .pending,
+            "startStream() needs a pending response of a request's own handler, of a body's .end, or of a deferred answer: not after a send or a deferral, not from a body piece (stream at .end instead)")
         let delimiter: ResponseStream.StreamDelimiter = version == .http1_1 ? .chunked : .close
         if delimiter == .close { keepAlive = false }
         let bodyless = isHead || status.code < 200 || status.code == 204 || status.code == 304

@@ -313,6 +313,26 @@ func get(_ path: String, _ extra: String = "") -> String { "GET \(path) HTTP/1.1
         #expect(s.log.contains("late answer: close") && s.lingering)
     }
 
+    @Test func aLateAnswerMayStartAStreamThatHoldsTheQueueUntilItFinishes() {
+        let s = MachineScript()
+        s.handler = { path, inv in path == "/slow" ? .deferred(keepAlive: true) : .responded(keepAlive: inv.answer.keepAlive) }
+        s.receive(get("/slow") + get("/next"))
+        let sequence = s.machine.sequence
+        s.answerLate(.streamingResponse(keepAlive: true))
+        #expect(s.log.last == "late answer: streaming")
+        #expect(s.machine.state == .streamingResponse && s.machine.isStreamingResponse(sequence))
+        #expect(s.written == ["late"], "the request behind waits for the stream")
+        s.finishStream()
+        #expect(s.written == ["late", "/next"] && s.machine.state == .idle)
+        // A stream that must close the connection (an HTTP/1.0 client) closes it at its end.
+        let closing = MachineScript()
+        closing.handler = { _, _ in .deferred(keepAlive: true) }
+        closing.receive(get("/slow"))
+        closing.answerLate(.streamingResponse(keepAlive: false))
+        closing.finishStream()
+        #expect(closing.log.suffix(2) == ["stream finished: close", "close"] && closing.closed)
+    }
+
     @Test func aLateAnswerThatForgetsToAnswerIs500() {
         let s = MachineScript()
         s.handler = { _, _ in .deferred(keepAlive: true) }

@@ -8,6 +8,9 @@
     case close
     /// The handler answering late did not answer: send a 500 for it, then report again.
     case answerForHandler(keepAlive: Bool)
+    /// The late answer started a streamed response: write its head; the body follows, and
+    /// `responseStreamFinished` ends it.
+    case streaming
 }
 
 extension ConnectionMachine {
@@ -19,8 +22,14 @@ extension ConnectionMachine {
             return .answerForHandler(keepAlive: pendingAnswer.keepAlive)
         case .responded(let keepAlive):
             return finishAnswer(keepAlive: keepAlive && pendingAnswer.keepAlive, now: now)
+        case .streamingResponse(let keepAlive) where _state == .awaitingResponse:
+            // An async handler's stream: the deferred answer goes on as a response stream, under
+            // the same sequence.
+            if !keepAlive { _flags.remove(.answerKeepAlive) }
+            _state = .streamingResponse
+            return .streaming
         default:
-            // A late answer cannot defer again, stream, or upgrade (its writer refuses).
+            // A late answer cannot defer again or upgrade (its writer refuses).
             return finishAnswer(keepAlive: false, now: now)
         }
     }
