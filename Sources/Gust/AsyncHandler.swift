@@ -48,6 +48,8 @@ struct AsyncStart {
     let sequence: UInt32
     /// The deadline on the reactors' monotonic clock (nanoseconds), or `Int64.max` for none.
     let deadline: Int64
+    /// A streamed body's channel (routes with `RouteOptions(body: .stream)`).
+    let body: BodyChannel?
 }
 
 /// A logger behind one reference (copied into every request as a retain, not as a value).
@@ -60,7 +62,7 @@ extension ResponseWriter {
     /// Starts `handler` for the request in a task on this reactor's executor. If the task
     /// finishes without suspending, its response is sent by this writer now; otherwise the
     /// response is deferred and the task answers it when it finishes.
-    mutating func runAsync(_ request: borrowing Request, _ handler: @escaping AsyncHandler, routeDeadline: Duration?) {
+    mutating func runAsync(_ request: borrowing Request, _ handler: @escaping AsyncHandler, routeDeadline: Duration?, streamingBody: Bool = false) {
         let handle = engine.reactor.handle
         let deadline = routeDeadline ?? engine.handlerDeadline
         let engine = self.engine
@@ -70,7 +72,8 @@ extension ResponseWriter {
             start: AsyncStart(
                 handler: handler, engine: EngineReference(engine: engine), handle: handle, logging: engine.logging,
                 token: engine.nextAsyncToken(), connection: connection, sequence: sequence,
-                deadline: deadline.map { engine.nowNanoseconds &+ $0.nanoseconds } ?? .max))
+                deadline: deadline.map { engine.nowNanoseconds &+ $0.nanoseconds } ?? .max,
+                body: streamingBody ? BodyChannel(engine: engine, connection: connection) : nil))
         // While the task starts, an answer it gives goes straight into this writer (reached only
         // through the pointer meanwhile).
         let (task, answered) = withUnsafeMutablePointer(to: &self) { writer in
@@ -84,8 +87,14 @@ extension ResponseWriter {
             if let stream = attachment.response, !stream.isFinished { engine.trackAsync(connection, sequence, task, owned.id, nil) }
             return
         }
-        _ = deferResponse()
-        engine.trackAsync(connection, sequence, task, owned.id, deadline)
+        let channel = owned.storage.field { $0.pointee.start.body }
+        if let channel {
+            // The task waits (for its body, or anything): the body flows to it from now on.
+            channel.stream = streamBody { part, writer, stream in channel.deliver(part, &writer, stream) }
+        } else {
+            _ = deferResponse()
+        }
+        engine.trackAsync(connection, sequence, task, owned.id, deadline, body: channel)
     }
 }
 

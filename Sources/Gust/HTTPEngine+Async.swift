@@ -9,6 +9,8 @@ struct AsyncTaskRecord {
     let requestID: RequestID
     /// The deadline's timer, if the handler has one.
     var timer: TimerID?
+    /// The channel of a streamed request body, if the handler takes one.
+    var body: BodyChannel?
 }
 
 /// Async handlers (`AsyncHandler.swift`) on the engine's side: the answer of a task that never
@@ -36,8 +38,10 @@ extension HTTPEngine {
     }
 
     /// A task suspended: its connection waits (deferred), and its deadline, if any, is armed.
-    func trackAsync(_ id: SlotID, _ sequence: UInt32, _ task: Task<Void, Never>, _ requestID: RequestID, _ deadline: Duration?) {
-        var record = AsyncTaskRecord(sequence: sequence, task: task, requestID: requestID, timer: nil)
+    func trackAsync(
+        _ id: SlotID, _ sequence: UInt32, _ task: Task<Void, Never>, _ requestID: RequestID, _ deadline: Duration?, body: BodyChannel? = nil
+    ) {
+        var record = AsyncTaskRecord(sequence: sequence, task: task, requestID: requestID, timer: nil, body: body)
         if let deadline {
             record.timer = reactor.schedule(after: deadline) { [unowned self] in asyncDeadlinePassed(id, sequence, deadline) }
         }
@@ -59,6 +63,9 @@ extension HTTPEngine {
         guard let record = asyncTasks[id.packed], record.sequence == sequence else { return }  // answered at the deadline, or gone
         asyncTasks.removeValue(forKey: id.packed)
         if let timer = record.timer { reactor.cancelTimer(timer) }
+        if let channel = request.storage.field({ $0.pointee.start.body }), !channel.deferred {
+            return channel.answerEarly(response)  // the body is still coming: answered with its next piece
+        }
         _ = queueResponse(id, sequence, response)
     }
 
@@ -99,10 +106,10 @@ extension HTTPEngine {
         enqueue(.cancelTask(record.task))
         counters.deadlinesMissed += 1
         logger.warning("handler missed its deadline", metadata: ["request-id": "\(record.requestID)", "deadline": "\(deadline)"])
-        var response = Response(
+        let response = Response(
             status: .init(code: deadlineStatus.code, reasonPhrase: deadlineStatus.reason), contentType: .plainTextUTF8,
             body: .string("\(deadlineStatus.reason): no answer within \(deadline) (request \(record.requestID))\n"))
-        response.contentType = .plainTextUTF8
+        if let channel = record.body, !channel.deferred { return channel.answerEarly(response) }
         _ = queueResponse(id, sequence, response)
     }
 

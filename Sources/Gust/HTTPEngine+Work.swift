@@ -17,6 +17,9 @@ enum EngineWork {
     /// A response stream whose body failed midway: the connection is closed (the client sees a
     /// truncated body, not a complete wrong one).
     case abortStream(SlotID, UInt32)
+    /// An async handler answered before its streamed body ended: the answer goes out now, and
+    /// the connection closes after it (the rest of the body is read and dropped).
+    case answerBody(SlotID, BodyChannel)
     /// A response stream wrote pieces into the connection's output: write them.
     case flush(SlotID)
     /// A response stream finished (the sequence names it), with its trailer lines.
@@ -62,6 +65,7 @@ extension HTTPEngine {
             continuation.resume(returning: StreamHandOff(stream: started.flatMap { $0.isFinished ? nil : $0 }))
         case .abortStream(let id, let sequence):
             if isStreaming(id, sequence) { close(id) }
+        case .answerBody(let id, let channel): performBodyAnswer(id, channel)
         case .flush(let id): performFlush(id)
         case .finishStream(let id, let sequence, let trailers): performFinish(id, sequence, trailers)
         case .resumeBody(let id, let stream): performResume(id, stream)
@@ -213,6 +217,29 @@ extension HTTPEngine {
         else { return }
         if lease.pointee.buffer.isEmpty { return settle(id, c) }
         serveLease(id, c)  // what was kept goes first; then reading resumes
+    }
+
+    func performBodyAnswer(_ id: SlotID, _ channel: BodyChannel) {
+        guard let stream = channel.stream, let c = connections.pointer(to: id), let lease = c.pointee.input,
+            lease.pointee.stream === stream, !stream.isFinished, let response = channel.early
+        else { return }  // (answered with a piece or at the end meanwhile, or gone)
+        channel.early = nil
+        stream.isFinished = true
+        let mark = output.pointee.writerIndex
+        var closing = c.pointee.machine.pendingAnswer
+        closing.keepAlive = false
+        var writer = ResponseWriter(engine: self, connection: id, answer: closing, canDefer: false, canStream: false)
+        writer.send(response)
+        var result = writer.result()
+        guard let c = connections.pointer(to: id) else {
+            output.pointee.writerIndex = mark
+            return discard(result)
+        }
+        adopt(&result, id, c, bodyLimit: 0)
+        _ = c.pointee.machine.pieceDelivered(answered: true, paused: false, last: false)
+        c.pointee.input?.pointee.stream = nil
+        dropUnservedInput(c)
+        finishPass(id, c, mark)
     }
 
     func performPause(_ id: SlotID, _ stream: BodyStream) {

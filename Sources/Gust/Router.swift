@@ -63,9 +63,6 @@ public final class Router: RouteBuilder {
     func add(_ method: HTTPMethod, _ pattern: String, _ options: RouteOptions, _ body: Route.Body, group: RouteGroup?) {
         precondition(method != .other, "routes need a specific method")
         precondition(pattern.hasPrefix("/"), "route patterns start with /: \(pattern)")
-        if case .async = body {
-            precondition(options.body == .buffer, "async handlers get the whole body: use RouteOptions(body: .buffer)")
-        }
         let segments = pattern.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         let captures = segments.filter { $0.hasPrefix(":") || $0 == "*" }.count
         precondition(captures <= Self.maximumParameters, "at most \(Self.maximumParameters) parameters: \(pattern)")
@@ -93,7 +90,8 @@ public final class Router: RouteBuilder {
             case .async(let async):
                 let composed = MiddlewareChain.async(chain, async)
                 let deadline = options.deadline
-                handler = { request, response in response.runAsync(request, composed, routeDeadline: deadline) }
+                let streaming = options.body == .stream
+                handler = { request, response in response.runAsync(request, composed, routeDeadline: deadline, streamingBody: streaming) }
             }
             return RouteTable.Entry(method: route.method, pattern: route.pattern, options: options, handler: handler)
         }
