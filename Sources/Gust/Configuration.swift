@@ -55,6 +55,11 @@ public struct ServerConfiguration: Sendable {
     public var handlerDeadline: Duration? = .seconds(60)
     /// The answer to a request whose async handler missed its deadline. Default 503.
     public var deadlineStatus: HTTPStatus = .serviceUnavailable
+    /// A reactor loop iteration running longer than this is logged as a warning naming the
+    /// route that ran last (a handler blocking its reactor by mistake: blocking work belongs in
+    /// `offload` or an async handler). Checked by a watchdog thread; nil turns it off.
+    /// Default 100 ms.
+    public var blockedReactorWarning: Duration? = .milliseconds(100)
     /// Where the server logs: handler errors (with the request id), deadlines missed.
     /// Default: swift-log's bootstrapped handler, label "gust".
     public var logger = Logger(label: "gust")
@@ -75,6 +80,9 @@ public struct ServerConfiguration: Sendable {
             guard timeout > .zero else { throw ConfigurationError("\(name) must be positive") }
         }
         if let handlerDeadline, handlerDeadline <= .zero { throw ConfigurationError("handlerDeadline must be positive") }
+        if let blockedReactorWarning, blockedReactorWarning < .milliseconds(2) {
+            throw ConfigurationError("blockedReactorWarning must be at least 2 ms")
+        }
         guard maxRequestsPerConnection >= 0 else { throw ConfigurationError("maxRequestsPerConnection must not be negative") }
         guard maxPipelinedRequests >= 1 else { throw ConfigurationError("maxPipelinedRequests must be at least 1") }
         guard serverName.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7f }) else {

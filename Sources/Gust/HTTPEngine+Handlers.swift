@@ -19,8 +19,10 @@ extension HTTPEngine {
                 id: RequestID(reactor: reactor.id, number: counters.requests))
             do {
                 if case .route(let index) = match.pointee.outcome {
+                    watch.tag.store(index, ordering: .relaxed)  // for the watchdog (a plain store)
                     try routes.handler(index)(request, &writer)
                 } else {
+                    watch.tag.store(ReactorWatchdog.fallbackTag, ordering: .relaxed)
                     try routes.fallback(request, &writer)  // 404 or 405, inside the router's middleware
                 }
             } catch {

@@ -92,6 +92,8 @@ final class HTTPEngine: ReactorDelegate {
     let deadlineStatus: HTTPStatus
     let logger: Logger
     let logging: LoggerBox
+    /// Published for the watchdog: the route each handler call runs (`ReactorWatch.tag`).
+    let watch: ReactorWatch
 
     static let listenerToken = UInt64.max - 1
     /// Tokens with this bit name descriptors handed off to another protocol (a connection's
@@ -125,6 +127,7 @@ final class HTTPEngine: ReactorDelegate {
         deadlineStatus = configuration.deadlineStatus
         logger = configuration.logger
         logging = LoggerBox(configuration.logger)
+        watch = reactor.handle.watch
         maximumBodyBytes = routes.options.reduce(configuration.limits.maxBodyBytes) { max($0, $1.maxBodyBytes ?? 0) }
         if let listener {
             do {

@@ -20,6 +20,7 @@ public final class Server: Sendable {
         var group: ReactorGroup
         var listeners: [Listener]
         var port: Int
+        var watchdog: ReactorWatchdog?
     }
 
     let running = Mutex<Running?>(nil)
@@ -50,11 +51,17 @@ public final class Server: Sendable {
                 group.start { reactor in
                     HTTPEngine(reactor: reactor, listener: bound[reactor.id], routes: routes, configuration: configuration)
                 }
-                running = Running(group: group, listeners: listeners, port: listeners[0].port)
+                running = Running(group: group, listeners: listeners, port: listeners[0].port, watchdog: makeWatchdog(group))
             } catch {
                 for listener in listeners { listener.close() }
                 throw error
             }
+        }
+    }
+
+    func makeWatchdog(_ group: ReactorGroup) -> ReactorWatchdog? {
+        configuration.blockedReactorWarning.map {
+            ReactorWatchdog(handles: group.handles, routes: routes, threshold: $0, logger: configuration.logger)
         }
     }
 
@@ -70,7 +77,7 @@ public final class Server: Sendable {
             group.start { reactor in
                 HTTPEngine(reactor: reactor, listener: nil, routes: routes, configuration: configuration)
             }
-            running = Running(group: group, listeners: [], port: 0)
+            running = Running(group: group, listeners: [], port: 0, watchdog: makeWatchdog(group))
         }
     }
 
@@ -104,6 +111,7 @@ public final class Server: Sendable {
             r = nil
             return was
         }) else { return }
+        stopped.watchdog?.stop()
         stopped.group.stop()
         stopped.group.join()
         for listener in stopped.listeners { listener.close() }
@@ -132,7 +140,10 @@ public final class Server: Sendable {
 
     /// A snapshot of every reactor's counters, each read on its own thread.
     public func stats() async -> ServerStats {
-        guard let handles = running.withLock({ $0?.group.handles }) else { return ServerStats(reactors: []) }
+        guard let (handles, watchdog) = running.withLock({ r in r.map { ($0.group.handles, $0.watchdog) } }) else {
+            return ServerStats(reactors: [])
+        }
+        let stalls = watchdog?.stalls.load(ordering: .relaxed) ?? 0
         let collected = Mutex<[ServerStats.Reactor]>([])
         return await withCheckedContinuation { (done: CheckedContinuation<ServerStats, Never>) in
             // Every reactor contributes exactly once: a snapshot, or nothing if it has stopped.
@@ -143,7 +154,7 @@ public final class Server: Sendable {
                 }
                 if let all {
                     let live = all.filter { $0.id >= 0 }.sorted { $0.id < $1.id }
-                    done.resume(returning: ServerStats(reactors: live))
+                    done.resume(returning: ServerStats(reactors: live, reactorStalls: stalls))
                 }
             }
             for handle in handles {

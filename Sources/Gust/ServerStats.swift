@@ -36,6 +36,8 @@ public struct ServerStats: Sendable, CustomStringConvertible {
     }
 
     public var reactors: [Reactor]
+    /// Reactor loop iterations the watchdog reported as blocked (`blockedReactorWarning`).
+    public var reactorStalls: Int = 0
 
     public var connections: Int { reactors.reduce(0) { $0 + $1.connections } }
     public var requests: Int { reactors.reduce(0) { $0 + $1.requests } }

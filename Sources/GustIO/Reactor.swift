@@ -169,6 +169,7 @@ import CGustSystem
             // The clock is read once per iteration, right after the wait (before the first
             // event, or after an empty wait).
             var started = false
+            handle.watch.iterationStart.store(0, ordering: .relaxed)
             do {
                 _ = try backend.wait(timeoutMilliseconds: timeout) { token, events in
                     if !started {
@@ -178,6 +179,7 @@ import CGustSystem
                     if token == Self.wakeToken {
                         let (jobs, tasks) = handle.takeJobs()
                         for job in jobs { job(self) }
+                        if !tasks.isEmpty { handle.watch.tag.store(ReactorWatch.taskTag, ordering: .relaxed) }
                         for task in tasks { handle.executor.run(task) }
                     } else {
                         delegate.reactor(self, ready: token, events: events)
@@ -199,7 +201,10 @@ import CGustSystem
             }
             let executor = handle.executor
             while !soon.isEmpty || !immediate.isEmpty || executor.hasLocalJobs {
-                executor.runLocalJobs()
+                if executor.hasLocalJobs {
+                    handle.watch.tag.store(ReactorWatch.taskTag, ordering: .relaxed)
+                    executor.runLocalJobs()
+                }
                 if !immediate.isEmpty {
                     let keys = immediate
                     immediate.removeAll(keepingCapacity: true)
@@ -227,6 +232,7 @@ import CGustSystem
 
     @inline(__always) func startIteration() {
         unsafeClock.pointee = ReactorClock(now: System.monotonicNow(), wallClockSeconds: System.wallClockSeconds())
+        handle.watch.iterationStart.store(unsafeClock.pointee.now.nanoseconds, ordering: .relaxed)
         iterations &+= 1
     }
 
