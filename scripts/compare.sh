@@ -3,7 +3,12 @@
 # its peers, a bare C epoll loop (the floor: scripts/peers/cfloor.c) and nginx (one worker).
 #
 #   scripts/compare.sh [--rounds R] [--duration S] [--conns N] [--idle N] [--path /p]
-#                      [--peers "cfloor nginx"] [--server NAME='COMMAND with {port}']...
+#                      [--peers "cfloor nginx hummingbird"] [--wrk-script F.lua]
+#                      [--server NAME='COMMAND with {port}']...
+#
+# --wrk-script runs wrk with that Lua script (e.g. scripts/peers/post-json.lua for
+# `POST /async/json`) and skips the pipelined run. The hummingbird peer (scripts/peers/hummingbird-peer,
+# Hummingbird 2 serving the async demo routes) is built on first use (a few minutes).
 #
 # Every server runs pinned to CPU 0 and wrk to CPU 1. For each: keep-alive requests/s, p99, and
 # the server's CPU time per request (user + system of its process, from /proc, divided by the
@@ -20,7 +25,7 @@
 # Installs wrk, nginx and curl with apt-get if they are missing; compiles the C floor with gcc.
 set -u
 cd "$(dirname "$0")/.."
-ROUNDS=1 SECONDS_EACH=5 CONNS=64 IDLE=0 URLPATH=/plaintext PEERS="cfloor nginx"
+ROUNDS=1 SECONDS_EACH=5 CONNS=64 IDLE=0 URLPATH=/plaintext PEERS="cfloor nginx" WRK_SCRIPT=
 SERVERS=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -30,6 +35,7 @@ while [ $# -gt 0 ]; do
         --idle) IDLE=$2; shift 2 ;;
         --path) URLPATH=$2; shift 2 ;;
         --peers) PEERS=$2; shift 2 ;;
+        --wrk-script) WRK_SCRIPT=$2; shift 2 ;;
         --server) SERVERS+=("$2"); shift 2 ;;
         -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown option $1" >&2; exit 64 ;;
@@ -53,7 +59,12 @@ for peer in $PEERS; do
     case $peer in
         cfloor) need gcc gcc; gcc -O2 -o "$WORK/cfloor" scripts/peers/cfloor.c || exit 1 ;;
         nginx) need nginx nginx-light ;;
-        *) echo "compare.sh: unknown peer $peer (cfloor, nginx)" >&2; exit 64 ;;
+        hummingbird)
+            if [ ! -x scripts/peers/hummingbird-peer/.build/release/HummingbirdPeer ]; then
+                echo "building the Hummingbird peer (once, a few minutes)..." >&2
+                (cd scripts/peers/hummingbird-peer && swift build -c release >/dev/null) || exit 1
+            fi ;;
+        *) echo "compare.sh: unknown peer $peer (cfloor, nginx, hummingbird)" >&2; exit 64 ;;
     esac
 done
 HZ=$(getconf CLK_TCK)
@@ -92,12 +103,18 @@ measure() {
         kill $pid 2>/dev/null; wait $pid 2>/dev/null
         return
     fi
-    taskset -c 1 wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$port$URLPATH" >/dev/null 2>&1  # warm-up
+    local script=()
+    [ -n "$WRK_SCRIPT" ] && script=(-s "$WRK_SCRIPT")
+    taskset -c 1 wrk -t1 -c"$CONNS" -d2s "${script[@]}" "http://127.0.0.1:$port$URLPATH" >/dev/null 2>&1  # warm-up
     local t0 t1 t2 plain piped
     t0=$(ticks $pid)
-    plain=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECONDS_EACH}s" --latency "http://127.0.0.1:$port$URLPATH" 2>&1)
+    plain=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECONDS_EACH}s" --latency "${script[@]}" "http://127.0.0.1:$port$URLPATH" 2>&1)
     t1=$(ticks $pid)
-    piped=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECONDS_EACH}s" -s scripts/peers/pipeline.lua "http://127.0.0.1:$port$URLPATH" -- 16 2>&1)
+    if [ -z "$WRK_SCRIPT" ]; then
+        piped=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECONDS_EACH}s" -s scripts/peers/pipeline.lua "http://127.0.0.1:$port$URLPATH" -- 16 2>&1)
+    else
+        piped="(pipelining skipped with --wrk-script) Requests/sec: 0"
+    fi
     t2=$(ticks $pid)
     local n1 n2 problems
     n1=$(awk '/requests in/ {print $1}' <<<"$plain")
@@ -142,6 +159,8 @@ for round in $(seq "$ROUNDS"); do
         port=$(free_port)
         case $peer in
             cfloor) measure cfloor "$port" "$WORK/cfloor" "$port" ;;
+            hummingbird)
+                measure hummingbird "$port" scripts/peers/hummingbird-peer/.build/release/HummingbirdPeer "$port" ;;
             nginx)
                 sed -e "s|@PORT@|$port|" -e "s|@DIR@|$WORK|" scripts/peers/nginx.conf.in >"$WORK/nginx.conf"
                 measure nginx "$port" nginx -c "$WORK/nginx.conf" ;;

@@ -34,6 +34,12 @@ struct StreamHandOff: @unchecked Sendable {
     let stream: ResponseStream?
 }
 
+/// A streamed answer waiting for its task to write it.
+struct StreamedAnswer {
+    let response: Response
+    let body: @Sendable (ResponseBodyWriter) async throws -> Void
+}
+
 /// What an async request's task needs, kept in the request's storage. Plain fields of known
 /// layout (no optionals, no resilient types): it is read on every request.
 struct AsyncStart {
@@ -63,7 +69,7 @@ extension ResponseWriter {
     /// finishes without suspending, its response is sent by this writer now; otherwise the
     /// response is deferred and the task answers it when it finishes.
     mutating func runAsync(_ request: borrowing Request, _ handler: @escaping AsyncHandler, routeDeadline: Duration?, streamingBody: Bool = false) {
-        let handle = engine.reactor.handle
+        let handle = engine.handle
         let deadline = routeDeadline ?? engine.handlerDeadline
         let engine = self.engine
         let connection = self.connection, sequence = self.sequence
@@ -78,7 +84,7 @@ extension ResponseWriter {
         // through the pointer meanwhile).
         let (task, answered) = withUnsafeMutablePointer(to: &self) { writer in
             engine.beginAsyncStart(owned, writer)
-            let task = Task.immediate(executorPreference: handle.executor) { await AsyncRoute.run(owned) }
+            let task = Task.immediate(executorPreference: handle.executor) { await AsyncRoute.runTask(owned) }
             return (task, engine.endAsyncStart())
         }
         guard !answered else {
@@ -103,15 +109,23 @@ enum AsyncRoute {
     /// answer handed to the engine.
     static func run(_ request: AsyncRequest) async {
         // (Kept small: this frame and the handler's share the task's first allocator slab.)
-        let handler = request.storage.field { $0.pointee.start.handler }
+        let handler = request.storage.handler
         let response: Response
         do {
             response = try await RequestContext.$current.withValue(RequestContext(request: request)) { try await handler(request) }
         } catch {
             return finish(request, .failure(error))
         }
-        if case .stream(let body) = response.body.storage { return await stream(request, response, body) }
         finish(request, .success(response))
+    }
+
+    /// The task's whole body: the handler, then a streamed answer's body if it has one (kept
+    /// apart so that the frames live while the handler runs stay small: with a stream's state
+    /// among them, every task needed a second allocator slab).
+    static func runTask(_ request: AsyncRequest) async {
+        await run(request)
+        guard let streamed = request.storage.field({ $0.pointee.streamed.take() }) else { return }
+        await stream(request, streamed.response, streamed.body)
     }
 
     /// Sends a streamed answer: the head (now, or from the work queue), then `body` writes the
@@ -143,8 +157,15 @@ enum AsyncRoute {
         }
     }
 
-    /// Hands the handler's outcome to the engine, on the reactor's thread.
+    /// Hands the handler's outcome to the engine, on the reactor's thread. (Never inlined:
+    /// inlined into `run`, its locals made `run`'s async frame 768 bytes, and every task need a
+    /// second allocator slab.)
+    @inline(never)
     static func finish(_ request: AsyncRequest, _ outcome: consuming Result<Response, any Error>) {
+        if case .success(let response) = outcome, case .stream(let body) = response.body.storage {
+            // Written by `runTask` once `run` has returned.
+            return request.storage.field { $0.pointee.streamed = StreamedAnswer(response: response, body: body) }
+        }
         let (handle, engine) = request.storage.field { ($0.pointee.start.handle, $0.pointee.start.engine) }
         // The task prefers the reactor's executor, so it ends on the reactor's thread while
         // the reactor runs. Should it end elsewhere, the answer travels there as a job

@@ -121,6 +121,8 @@ final class RequestStorage: ManagedBuffer<RequestStorage.Head, UInt32> {
         /// What the request's task needs (kept here, so that the task's closure captures one
         /// reference and needs no context of its own).
         let start: AsyncStart
+        /// A streamed answer the handler gave, set once it returned (its task writes it).
+        var streamed: StreamedAnswer?
     }
 
     static func make(copying request: borrowing Request, start: AsyncStart) -> RequestStorage {
@@ -130,7 +132,7 @@ final class RequestStorage: ManagedBuffer<RequestStorage.Head, UInt32> {
         let made = create(minimumCapacity: slotWords + (byteCount + 3) / 4) { _ in
             Head(
                 parser: request.parser.pointee, match: request.match.pointee, routes: request.routes, id: request.id,
-                bodyOffset: request.bodyOffset, bodyLength: request.bodyLength, slotWords: slotWords, start: start)
+                bodyOffset: request.bodyOffset, bodyLength: request.bodyLength, slotWords: slotWords, start: start, streamed: nil)
         }
         let storage = unsafeDowncast(made, to: RequestStorage.self)
         storage.withUnsafeMutablePointerToElements { words in
@@ -144,6 +146,15 @@ final class RequestStorage: ManagedBuffer<RequestStorage.Head, UInt32> {
     /// Reads one field of the header in place (`storage.header` would copy all of it).
     @inline(__always) func field<R>(_ read: (UnsafeMutablePointer<Head>) -> R) -> R {
         withUnsafeMutablePointerToHeader(read)
+    }
+
+    /// The async handler, read in place and not through `field`: a closure returned through a
+    /// generic result is wrapped in a reabstraction thunk, whose async frame pushed every task
+    /// into a second allocator slab (an allocation per request). The header does not move and
+    /// lives as long as this object, which the caller holds.
+    var handler: AsyncHandler {
+        let head = withUnsafeMutablePointerToHeader { $0 }
+        return head.pointee.start.handler
     }
 
     func withRequest<R>(_ body: (borrowing Request) throws -> R) rethrows -> R {

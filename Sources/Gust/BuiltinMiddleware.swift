@@ -55,7 +55,7 @@ public struct AccessLogMiddleware: Middleware {
         let start = System.monotonicNow()
         defer {
             let micros = (System.monotonicNow().nanoseconds - start.nanoseconds) / 1000
-            let status = response.status.map { "\($0.code)" } ?? (response.isSent ? "deferred" : "-")
+            let status = response.statusCode != 0 ? "\(response.statusCode)" : (response.isSent ? "deferred" : "-")
             log(request.methodName, request.target, status, micros, request.id)
         }
         try next(request, &response)

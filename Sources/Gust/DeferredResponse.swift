@@ -20,7 +20,7 @@ public struct DeferredResponse: @unchecked Sendable {
 
     init(engine: HTTPEngine, connection: SlotID, sequence: UInt32) {
         self.engine = engine
-        handle = engine.reactor.handle
+        handle = engine.handle
         self.connection = connection
         self.sequence = sequence
     }

@@ -16,7 +16,7 @@ extension HTTPEngine {
             let request = Request(
                 base: pass.requestBase, parser: pass.parser, slots: pass.headers, bodyOffset: invocation.body.lowerBound,
                 bodyLength: invocation.body.count, match: match, routes: routes,
-                id: RequestID(reactor: reactor.id, number: counters.requests))
+                id: RequestID(reactor: reactorID, number: counters.requests))
             do {
                 if case .route(let index) = match.pointee.outcome {
                     watch.tag.store(index, ordering: .relaxed)  // for the watchdog (a plain store)

@@ -30,6 +30,11 @@ import Logging
 /// shared with other reactors except the immutable route table.
 final class HTTPEngine: ReactorDelegate {
     unowned let reactor: Reactor
+    /// The reactor's number (kept here: reading it through the unowned reference costs a
+    /// reference-count check per access).
+    let reactorID: Int
+    /// The reactor's handle (its job queue, its task executor), likewise kept.
+    let handle: ReactorHandle
     /// The reactor's clock, read on the request path without touching the reactor object.
     let clock: UnsafePointer<ReactorClock>
     let routes: RouteTable
@@ -105,6 +110,8 @@ final class HTTPEngine: ReactorDelegate {
 
     init(reactor: Reactor, listener: Listener?, routes: RouteTable, configuration: ServerConfiguration) {
         self.reactor = reactor
+        reactorID = reactor.id
+        handle = reactor.handle
         clock = UnsafePointer(reactor.unsafeClock)
         self.routes = routes
         self.listener = listener

@@ -83,7 +83,7 @@ final class BodyChannel: @unchecked Sendable {
     var deferred = false
 
     init(engine: HTTPEngine, connection: SlotID) {
-        handle = engine.reactor.handle
+        handle = engine.handle
         self.engine = engine
         self.connection = connection
     }

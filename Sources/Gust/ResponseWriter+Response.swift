@@ -34,7 +34,7 @@ extension ResponseWriter {
             // From an inline handler: the body runs in a task of its own on this reactor.
             let stream = startStream(for: response)
             let handOff = StreamHandOff(stream: stream)
-            Task.immediate(executorPreference: engine.reactor.executor) {
+            Task.immediate(executorPreference: engine.handle.executor) {
                 await AsyncRoute.pump(handOff.stream!, body, nil)
             }
         case .json(let value):

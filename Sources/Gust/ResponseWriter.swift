@@ -48,8 +48,9 @@ public struct ResponseWriter: ~Copyable {
     var file: FileTransfer?
     /// The stream, or the protocol, the handler started; handed over after it.
     var attachment = WriterAttachment()
-    /// The status sent (or of the streamed response started), nil before (or when deferred).
-    public private(set) var status: HTTPStatus?
+    /// The status code sent (or of the streamed response started); 0 before, or when the
+    /// response was deferred.
+    public private(set) var statusCode = 0
 
     init(engine: HTTPEngine, connection: SlotID, answer: AnswerContext, canDefer: Bool, canStream: Bool, lateStream: Bool = false) {
         self.engine = engine
@@ -123,7 +124,7 @@ public struct ResponseWriter: ~Copyable {
             return
         }
         state = .sent
-        self.status = status
+        statusCode = status.code
         ResponseEncoder.encode(
             into: &out.pointee, start: start, extraHeaderBytes: extraHeaderBytes, status: status,
             serverLine: serverLine, contentTypeLine: contentType?.line, dateLine: date,
@@ -204,7 +205,7 @@ public struct ResponseWriter: ~Copyable {
             serverLine: serverLine, contentTypeLine: contentType?.line, dateLine: date, connection: connectionDirective,
             body: UnsafeRawBufferPointer(start: nil, count: 0), delimiter: delimiter == .chunked ? .chunked : .close)
         state = .streamingResponse
-        self.status = status
+        statusCode = status.code
         let stream = ResponseStream(engine: engine, connection: connection, sequence: sequence, delimiter: delimiter, isHead: bodyless)
         attachment = WriterAttachment(response: stream)
         return stream
@@ -239,7 +240,7 @@ public struct ResponseWriter: ~Copyable {
             serverLine: serverLine, contentTypeLine: nil, dateLine: date, connection: .upgrade,
             body: UnsafeRawBufferPointer(start: nil, count: 0))
         state = .upgrading
-        status = .switchingProtocols
+        statusCode = 101
         attachment = WriterAttachment(upgrade: handler)
     }
 
@@ -278,7 +279,7 @@ public struct ResponseWriter: ~Copyable {
     mutating func finish(_ status: HTTPStatus, _ contentType: ContentType?, _ body: UnsafeRawBufferPointer) {
         guard state == .pending else { return }
         state = .sent
-        self.status = status
+        statusCode = status.code
         ResponseEncoder.encode(
             into: &out.pointee, start: start, extraHeaderBytes: extraHeaderBytes, status: status,
             serverLine: serverLine, contentTypeLine: contentType?.line, dateLine: date,

@@ -1,5 +1,8 @@
 @_spi(GustInternal) import GustCore
 import CGustSystem
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 extension WorkPool {
@@ -93,8 +96,9 @@ extension WorkPool {
                     }
                     let waited = now - job.submitted
                     job.body()
-                    completed.add(1, ordering: .relaxed)
-                    waitTotal.add(Int(max(0, waited)), ordering: .relaxed)
+                    // Written by this worker only: loads and stores, no read-modify-write.
+                    completed.store(completed.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+                    waitTotal.store(waitTotal.load(ordering: .relaxed) &+ Int(max(0, waited)), ordering: .relaxed)
                     if waited > waitMaximum.load(ordering: .relaxed) { waitMaximum.store(Int(waited), ordering: .relaxed) }
                 }
             }
@@ -112,10 +116,18 @@ extension WorkPool {
         /// Looks again a few times before sleeping (a wake-up costs microseconds; a job often
         /// follows the last one closely).
         func spinForWork() -> Job? {
-            for _ in 0..<64 {
-                if pool.sharedCount.load(ordering: .relaxed) > 0, let job = takeBatch() { return job }
-            }
+            let until = System.monotonicNow().nanoseconds &+ Self.spin
+            repeat {
+                for _ in 0..<64 where pool.sharedCount.load(ordering: .relaxed) > 0 {
+                    if let job = takeBatch() { return job }
+                }
+                sched_yield()
+            } while System.monotonicNow().nanoseconds < until
             return nil
         }
+
+        /// How long a worker out of work keeps looking before it sleeps: a wake-up (a futex
+        /// call, a context switch) costs more than a job that arrives meanwhile.
+        static let spin: Int64 = 50_000
     }
 }

@@ -91,6 +91,9 @@ import Synchronization
     let submittedCount = Atomic<Int>(0)
     let threads = Mutex<[OSThread]>([])
     let monitorParker = Parker()
+    /// Whether the monitor sleeps long (every worker was idle): a submit that finds no idle
+    /// worker wakes it. While it ticks, nobody needs to (a wake-up costs a system call).
+    let monitorResting = Atomic<Bool>(false)
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -108,7 +111,9 @@ import Synchronization
             if stopping { return }
             guard busy else {
                 // Every worker idle: nothing can hold the queue up.
+                monitorResting.store(true, ordering: .relaxed)
                 monitorParker.park(timeout: .seconds(1))
+                monitorResting.store(false, ordering: .relaxed)
                 continue
             }
             let now = System.monotonicNow().nanoseconds
@@ -154,7 +159,7 @@ import Synchronization
         }
         if let wake {
             wake.parker.unpark()
-        } else {
+        } else if monitorResting.load(ordering: .relaxed), monitorResting.exchange(false, ordering: .relaxed) {
             monitorParker.unpark()  // every worker is busy: the monitor watches the wait
         }
         if grow { addWorker() }
