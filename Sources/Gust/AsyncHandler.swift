@@ -135,6 +135,15 @@ enum AsyncRoute {
         guard handle.isCurrentThread else { return }  // the reactor has stopped
         let engine = reference.engine
         var started = engine.startStreamNow(request, response)
+        if started == nil, let channel = request.storage.field({ $0.pointee.start.body }) {
+            // A streamed answer to a request whose body is still coming: the rest of the body is
+            // read (and dropped) first, so that the answer follows the whole request.
+            do {
+                while try await channel.next() != nil {}
+            } catch {
+                return  // the body did not complete: the connection is closing
+            }
+        }
         if started == nil {
             started = await withCheckedContinuation { engine.queueStreamStart(request, response, $0) }.stream
         }

@@ -157,3 +157,24 @@ struct AsyncBodyStreamTests {
         #expect(response.header("Connection") == "close")
     }
 }
+
+@Suite("Async handlers: streamed answers to streamed bodies")
+struct AsyncStreamedAnswerToStreamedBodyTests {
+    @Test("a streamed answer given before the body is read follows the whole request")
+    func streamBeforeBody() throws {
+        let server = try TestServer(routes: { router in
+            router.post("/b/stream-early", options: RouteOptions(maxBodyBytes: 1 << 20, body: .stream)) { _ in
+                try await Task.sleep(for: .milliseconds(5))
+                return Response(body: .stream { writer in try await writer.write("answered") })
+            }
+        })
+        let client = try server.client()
+        try client.send("POST /b/stream-early HTTP/1.1\r\nHost: t\r\nContent-Length: 20000\r\n\r\n" + String(repeating: "q", count: 1000))
+        usleep(50_000)
+        try client.send(String(repeating: "q", count: 19_000))
+        _ = try client.readResponse(head: true)
+        #expect(try readChunkedBody(client) == ("answered", true))
+        try client.send(get("/plaintext"))
+        #expect(try client.readResponse().text == "Hello, World!")
+    }
+}
