@@ -182,3 +182,48 @@ def test_items_api_with_curl(items):
                         "-d", '{"name":"curl item","priceCents":5}', f"{items.url}/items"],
                        capture_output=True, text=True, timeout=30)
     assert json.loads(r.stdout)["name"] == "curl item"
+
+
+def test_async_handler_error_is_500_naming_the_request(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("GET", "/async/error")
+    r = conn.getresponse()
+    body = r.read().decode()
+    assert r.status == 500 and re.fullmatch(r"Internal Server Error \(request [0-9a-f]{8}-\d+-\d+\)\n", body), body
+    conn.request("GET", "/async/plaintext")  # the connection goes on
+    assert conn.getresponse().read() == b"Hello, World!"
+    conn.close()
+
+
+def test_async_deadline_answers_503_and_the_server_goes_on():
+    from conftest import GustServer
+    s = GustServer("--reactors", "1", "--handler-deadline", "200ms").start()
+    try:
+        start = time.monotonic()
+        r = requests.get(f"{s.url}/async/delay", params={"ms": 5000}, timeout=10)
+        assert r.status_code == 503 and "no answer within" in r.text
+        assert time.monotonic() - start < 4
+        assert requests.get(f"{s.url}/async/delay", params={"ms": 10}, timeout=10).text == "waited 10 ms\n"
+    finally:
+        s.stop()
+
+
+def test_clients_leaving_async_handlers_cost_nothing(server):
+    # Many clients ask for a slow async answer and leave at once; the server keeps answering.
+    for _ in range(50):
+        sock = connect(server.port)
+        sock.sendall(get("/async/delay?ms=300"))
+        sock.close()
+    assert requests.get(f"{server.url}/async/plaintext", timeout=10).text == "Hello, World!"
+    r = subprocess.run(["curl", "-sS", "-m", "5", f"{server.url}/async/delay?ms=50"], capture_output=True, text=True, timeout=30)
+    assert r.stdout == "waited 50 ms\n"
+
+
+def test_head_to_async_routes_sends_no_body(server):
+    sock = connect(server.port)
+    sock.sendall(b"HEAD /async/json HTTP/1.1\r\nHost: t\r\n\r\n" + get("/async/plaintext"))
+    reader = RawReader(sock)
+    head = reader.response(head_only=True)
+    assert head.status == 200 and head.header("Content-Length") == "27"
+    assert reader.response().body == b"Hello, World!"
+    sock.close()

@@ -78,7 +78,7 @@ extension ResponseWriter {
             start: AsyncStart(
                 handler: handler, engine: EngineReference(engine: engine), handle: handle, logging: engine.logging,
                 token: engine.nextAsyncToken(), connection: connection, sequence: sequence,
-                deadline: deadline.map { engine.nowNanoseconds &+ $0.nanoseconds } ?? .max,
+                deadline: deadline.map { engine.nowNanoseconds.addingSaturating($0.nanoseconds) } ?? .max,
                 body: streamingBody ? BodyChannel(engine: engine, connection: connection) : nil))
         // While the task starts, an answer it gives goes straight into this writer (reached only
         // through the pointer meanwhile).

@@ -13,8 +13,9 @@
 
     @inlinable public static func < (a: Instant, b: Instant) -> Bool { a.nanoseconds < b.nanoseconds }
 
+    /// Saturates at the ends of `Int64` (an absurdly long delay is "never", not the past).
     @inlinable public static func + (a: Instant, d: Duration) -> Instant {
-        Instant(nanoseconds: a.nanoseconds &+ d.nanoseconds)
+        Instant(nanoseconds: a.nanoseconds.addingSaturating(d.nanoseconds))
     }
 
     @inlinable public static func - (a: Instant, b: Instant) -> Duration {
@@ -22,6 +23,14 @@
     }
 
     public var description: String { "Instant(\(nanoseconds)ns)" }
+}
+
+@_spi(GustInternal) extension Int64 {
+    /// `self + other`, clamped to `Int64.min...Int64.max` instead of wrapping.
+    @inlinable public func addingSaturating(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other < 0 ? .min : .max) : sum
+    }
 }
 
 @_spi(GustInternal) extension Duration {

@@ -156,7 +156,7 @@
 
     @inline(__always) func tickOf(_ deadline: Instant) -> Int64 {
         let d = deadline.nanoseconds &- origin.nanoseconds
-        let tick = d <= 0 ? 0 : (d &+ tickNanoseconds &- 1) / tickNanoseconds
+        let tick = d <= 0 ? 0 : d / tickNanoseconds + (d % tickNanoseconds == 0 ? 0 : 1)  // no overflow near Int64.max
         return max(tick, currentTick + 1)
     }
 

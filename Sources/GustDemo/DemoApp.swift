@@ -19,6 +19,8 @@ public enum DemoApp {
         GET  /async/plaintext    Hello, World! from an async handler
         GET  /async/json         {"message":"Hello, World!"} encoded from a value by an async handler
         POST /async/json         decodes {"name": String, "count": Int}, answers them with "doubled": count*2
+        GET  /async/delay?ms=N   answers after N ms (0...60000) from an async handler (past --handler-deadline: 503)
+        GET  /async/error        a handler that throws: 500 naming the request id (the error is logged with it)
         GET  /offload/hash?n=N   N rounds (1...10000000) of a 64-bit hash on the blocking-work pool
         """
 
@@ -91,6 +93,16 @@ public enum DemoApp {
             guard !overflow else { throw HTTPError(.badRequest, "count is too large to double") }
             return .json(Doubled(name: input.name, count: input.count, doubled: doubled))
         }
+        router.get("/async/delay") { req in
+            guard let ms = req.queryInt("ms"), (0...maximumDelayMilliseconds).contains(ms) else {
+                throw HTTPError(.badRequest, "ms must be an integer from 0 to \(maximumDelayMilliseconds)")
+            }
+            try await Task.sleep(for: .milliseconds(ms))
+            return .text("waited \(ms) ms\n")
+        }
+        router.get("/async/error") { _ in
+            throw DemoFailure()
+        }
         router.get("/offload/hash") { req in
             guard let n = req.queryInt("n"), (1...maximumHashRounds).contains(n) else {
                 throw HTTPError(.badRequest, "n must be an integer from 1 to \(maximumHashRounds)")
@@ -114,6 +126,11 @@ public enum DemoApp {
             x ^= x >> 31
         }
         return x
+    }
+
+    /// What `/async/error` throws: not an `HTTPError`, so it is answered 500.
+    struct DemoFailure: Error, CustomStringConvertible {
+        var description: String { "the demo's /async/error route failed on purpose" }
     }
 
     struct Message: Codable, Sendable {

@@ -29,7 +29,7 @@ import Glibc
             while sem_wait(semaphore) != 0 {}
             return true
         }
-        let deadline = System.monotonicNow().nanoseconds &+ timeout.nanoseconds
+        let deadline = System.monotonicNow().nanoseconds.addingSaturating(max(0, timeout.nanoseconds))  // never wraps into the past
         while true {
             let result = cgust_sem_wait_until(semaphore, deadline)
             if result == 0 { return true }

@@ -1,5 +1,8 @@
 @_spi(GustInternal) import GustCore
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Threads for blocking or CPU-heavy work, so that reactors never wait on it: `submit` a closure,
 /// a worker runs it.
@@ -148,14 +151,22 @@ import Synchronization
             if idleCount.load(ordering: .relaxed) > 0 { wakeOne() }
             return
         }
-        let (wake, grow) = shared.withLock { state -> (Worker?, Bool) in
+        let (wake, grow, stopped) = shared.withLock { state -> (Worker?, Bool, Bool) in
+            // After `shutdown` no worker will ever take it: it runs on a thread of its own
+            // (queued, it never ran, and an `offload` on this pool waited forever).
+            if state.stopping { return (nil, false, true) }
             state.queue.pushBack(job)
             sharedCount.store(state.queue.count, ordering: .relaxed)
             if let worker = state.idle.popLast() {
                 idleCount.store(state.idle.count, ordering: .relaxed)
-                return (worker, false)
+                return (worker, false, false)
             }
-            return (nil, needsWorker(&state, now: job.submitted))
+            return (nil, needsWorker(&state, now: job.submitted), false)
+        }
+        if stopped {
+            let thread = OSThread.spawn(name: "\(configuration.name)-late") { body() }
+            pthread_detach(thread.id)
+            return
         }
         if let wake {
             wake.parker.unpark()

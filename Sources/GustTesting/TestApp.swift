@@ -59,9 +59,21 @@ public final class TestApp: Sendable {
     /// A new connection to the app (keep-alive: several requests, or raw bytes). Blocking I/O:
     /// use it from a test's own thread, or through `execute`.
     public func connect(timeout: Duration = .seconds(10)) throws -> TestConnection {
-        switch transport {
-        case .inProcess: return TestConnection(fd: try server.connectInProcess(), timeout: timeout)
-        case .live: return try TestConnection(port: server.port!, timeout: timeout)
+        try Connector(server: server, transport: transport).connect(timeout: timeout)
+    }
+
+    /// What the I/O closures need, without the app itself: a closure that held the app could
+    /// be the last to release it, on a harness thread, whose `deinit` would then wait for that
+    /// very thread.
+    struct Connector: Sendable {
+        let server: Server
+        let transport: Transport
+
+        func connect(timeout: Duration = .seconds(10)) throws -> TestConnection {
+            switch transport {
+            case .inProcess: return TestConnection(fd: try server.connectInProcess(), timeout: timeout)
+            case .live: return try TestConnection(port: server.port!, timeout: timeout)
+            }
         }
     }
 
@@ -71,8 +83,9 @@ public final class TestApp: Sendable {
     ) async throws -> TestResponse {
         let request = TestConnection.encode(method, path, headerFields, body)
         let head = method == .head
-        return try await offload(on: io) { [self] in
-            let connection = try connect()
+        let connector = Connector(server: server, transport: transport)
+        return try await offload(on: io) {
+            let connection = try connector.connect()
             try connection.send(request)
             return try connection.readResponse(head: head)
         }
@@ -91,8 +104,9 @@ public final class TestApp: Sendable {
     /// Sends raw bytes on a new connection and returns every response that comes back before
     /// the server closes it or `responses` have arrived (for malformed input, pipelining).
     public func execute(raw bytes: [UInt8], responses: Int = 1) async throws -> [TestResponse] {
-        try await offload(on: io) { [self] in
-            let connection = try connect()
+        let connector = Connector(server: server, transport: transport)
+        return try await offload(on: io) {
+            let connection = try connector.connect()
             try connection.send(bytes)
             var all: [TestResponse] = []
             while all.count < responses, let response = try connection.readResponseIfAny() { all.append(response) }

@@ -115,6 +115,12 @@ struct TimeoutOptions: ParsableArguments {
     @Option(help: "How long a client may leave output unread before it is dropped.")
     var writeTimeout = "30s"
 
+    @Option(help: "How long an async handler may take before it is cancelled and answered 503 ('none': no limit).")
+    var handlerDeadline = "60s"
+
+    @Option(help: "Log a warning naming the route when a reactor is blocked this long ('none': off).")
+    var blockedReactorWarning = "100ms"
+
     func validate() throws {
         var config = ServerConfiguration()
         try apply(to: &config)
@@ -125,6 +131,14 @@ struct TimeoutOptions: ParsableArguments {
         config.bodyTimeout = try positive(bodyTimeout, "--body-timeout")
         config.idleTimeout = try positive(idleTimeout, "--idle-timeout")
         config.writeTimeout = try positive(writeTimeout, "--write-timeout")
+        config.handlerDeadline = handlerDeadline == "none" ? nil : try positive(handlerDeadline, "--handler-deadline")
+        if blockedReactorWarning == "none" {
+            config.blockedReactorWarning = nil
+        } else {
+            let warning = try positive(blockedReactorWarning, "--blocked-reactor-warning")
+            guard warning >= .milliseconds(2) else { throw ValidationError("--blocked-reactor-warning must be at least 2ms") }
+            config.blockedReactorWarning = warning
+        }
     }
 
     func positive(_ text: String, _ option: String) throws -> Duration {
