@@ -146,6 +146,11 @@ extension HTTPEngine {
     /// the request, and logged.
     func errorResponse(_ error: any Error, requestID: RequestID, route: String?) -> Response {
         if let error = error as? HTTPError { return error.response }
+        if error is RequestBodyError {
+            // The body did not complete: the server answered it itself (400, 408, 413) or the
+            // client is gone. Not the handler's failure: nothing is logged.
+            return Response(status: .badRequest, contentType: .plainTextUTF8, body: .string("Bad Request: the body did not complete\n"))
+        }
         if error is CancellationError {
             return Response(status: .serviceUnavailable, contentType: .plainTextUTF8, body: .string("Service Unavailable: request cancelled\n"))
         }

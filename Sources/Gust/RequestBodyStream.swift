@@ -16,7 +16,9 @@
 /// A body that does not complete (the client left, it was malformed, too large, or too slow)
 /// throws `RequestBodyError`; the server has answered those itself or closes the connection.
 /// A handler may answer before reading the whole body (the connection then closes after the
-/// answer). Threading: read it from the handler's own task.
+/// answer). `Expect: 100-continue` is answered when the handler first suspends. Several readers
+/// may wait at once (each piece goes to one of them); reading from another task brings the read
+/// to the connection's reactor.
 public struct RequestBodyStream: AsyncSequence, Sendable {
     public typealias Element = [UInt8]
 
@@ -75,7 +77,8 @@ final class BodyChannel: @unchecked Sendable {
     var buffered = 0
     var ended = false
     var failure: BodyAbort?
-    var waiter: UnsafeContinuation<[UInt8]?, any Error>?
+    var waiters: [(token: UInt64, continuation: UnsafeContinuation<[UInt8]?, any Error>)] = []
+    var waiterTokens: UInt64 = 0
     var stream: BodyStream?
     /// The task's answer, waiting for a writer (it finished before the body ended).
     var early: Response?
@@ -122,12 +125,13 @@ final class BodyChannel: @unchecked Sendable {
     }
 
     func wake() {
-        guard let waiter else { return }
-        self.waiter = nil
-        do {
-            waiter.resume(returning: try take())
-        } catch {
-            waiter.resume(throwing: error)
+        while !waiters.isEmpty, first < pieces.count || ended || failure != nil {
+            let waiter = waiters.removeFirst().continuation
+            do {
+                waiter.resume(returning: try take())
+            } catch {
+                waiter.resume(throwing: error)
+            }
         }
     }
 
@@ -136,18 +140,27 @@ final class BodyChannel: @unchecked Sendable {
     /// The next piece; nil at the end. Throws `RequestBodyError` or `CancellationError`.
     func next() async throws -> [UInt8]? {
         guard handle.isCurrentThread else {
-            // Read from another task: come to the reactor for it.
-            return try await withTaskExecutorPreference(handle.executor) { try await next() }
+            // Read from another task: come to the reactor for it. (The preference alone does not
+            // move a task already on a generic executor until it suspends: yield, then check;
+            // recursing without it spun forever off the reactor.)
+            return try await withTaskExecutorPreference(handle.executor) {
+                await Task.yield()
+                guard handle.isCurrentThread else { throw RequestBodyError(reason: .shutdown) }  // the reactor stopped
+                return try await next()
+            }
         }
         if let piece = try take() { return piece }
         if ended { return nil }
         try Task.checkCancellation()
+        waiterTokens &+= 1
+        let token = waiterTokens
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (waiter: UnsafeContinuation<[UInt8]?, any Error>) in
-                self.waiter = waiter
+                // Several readers at once (e.g. `async let`) wait in turn; none is dropped.
+                self.waiters.append((token, waiter))
             }
         } onCancel: {
-            handle.execute { _ in self.cancelWaiter() }
+            handle.execute { _ in self.cancelWaiter(token) }
         }
     }
 
@@ -168,9 +181,8 @@ final class BodyChannel: @unchecked Sendable {
         return nil
     }
 
-    func cancelWaiter() {
-        guard let waiter else { return }
-        self.waiter = nil
-        waiter.resume(throwing: CancellationError())
+    func cancelWaiter(_ token: UInt64) {
+        guard let index = waiters.firstIndex(where: { $0.token == token }) else { return }
+        waiters.remove(at: index).continuation.resume(throwing: CancellationError())
     }
 }

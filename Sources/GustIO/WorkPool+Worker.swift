@@ -121,6 +121,7 @@ extension WorkPool {
                 for _ in 0..<64 where pool.sharedCount.load(ordering: .relaxed) > 0 {
                     if let job = takeBatch() { return job }
                 }
+                if let job = stealBatch() { return job }  // jobs other workers queued for themselves
                 sched_yield()
             } while System.monotonicNow().nanoseconds < until
             return nil

@@ -148,7 +148,9 @@ import Glibc
         submittedCount.add(1, ordering: .relaxed)
         if let worker = Worker.current, worker.pool === self {
             worker.pushLocal(job)
-            if idleCount.load(ordering: .relaxed) > 0 { wakeOne() }
+            // Under the lock (not from the relaxed count): an idle worker registers under it and
+            // then looks for work to steal, so one of the two always sees the other.
+            wakeOne()
             return
         }
         let (wake, grow, stopped) = shared.withLock { state -> (Worker?, Bool, Bool) in
@@ -254,8 +256,10 @@ import Glibc
             return true
         }
         guard registered else { return false }
-        // Work that arrived while registering is not missed: submitters wake the idle.
-        if sharedCount.load(ordering: .relaxed) > 0 {
+        // Work that arrived while registering is not missed: submitters wake the idle, and
+        // work queued meanwhile (shared, or in another worker's deque to steal) is looked at
+        // once more now that this worker is visible as idle.
+        if sharedCount.load(ordering: .relaxed) > 0 || victim(for: worker) != nil {
             if unregisterIdle(worker) { return true }
         }
         if worker.parker.park(timeout: configuration.idleTimeout) { return true }
@@ -263,6 +267,15 @@ import Glibc
         return shared.withLock { state -> Bool in
             guard let index = state.idle.firstIndex(where: { $0 === worker }) else { return true }  // being woken
             if state.workers.count <= configuration.minimumWorkers && !state.stopping { return true }
+            if !state.stopping {
+                // Retiring for good: nobody will join this thread, so it frees itself when it
+                // ends (an exited thread that is never joined keeps its stack). Done under the
+                // lock that `shutdown` sets `stopping` under, so a thread it will join is never
+                // detached.
+                let me = pthread_self()
+                threads.withLock { $0.removeAll { pthread_equal($0.id, me) != 0 } }
+                pthread_detach(me)
+            }
             state.idle.remove(at: index)
             idleCount.store(state.idle.count, ordering: .relaxed)
             state.workers.removeAll { $0 === worker }

@@ -1,5 +1,5 @@
 @_spi(GustInternal) import GustCore
-@_spi(GustInternal) import GustIO
+@_spi(GustInternal) @testable import GustIO
 import Synchronization
 import Testing
 
@@ -97,6 +97,9 @@ struct WorkPoolTests {
         #expect(pool.stats().workersAdded > 1)
         #expect(eventually { pool.stats().workers == 1 })
         #expect(pool.stats().workersRetired >= 1)
+        // Retired workers' threads are detached and forgotten (one never joined keeps its
+        // stack): what is left to join is the one worker and the monitor.
+        #expect(eventually { pool.threads.withLock { $0.count } == 2 })
     }
 
     @Test("an old local job runs before newer ones once it has aged (new work cannot starve it)")
@@ -135,14 +138,15 @@ struct WorkPoolTests {
         defer { pool.shutdown() }
         let tally = Tally()
         pool.submit {
-            // Ten blocking jobs on this worker's own deque; this worker then blocks too.
+            // Ten blocking jobs on this worker's own deque; this worker then blocks too. (Half a
+            // second of work: the idle worker has time to wake even on a loaded machine.)
             for _ in 0..<10 {
                 pool.submit {
-                    usleep(20_000)
+                    usleep(50_000)
                     tally.hit()
                 }
             }
-            usleep(20_000)
+            usleep(50_000)
         }
         #expect(eventually { tally.value == 10 })
         #expect(tally.threads.withLock { $0.count } == 2)

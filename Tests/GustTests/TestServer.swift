@@ -2,6 +2,7 @@
 import GustDemo
 @_spi(GustInternal) import GustHTTP1
 import Testing
+@_spi(GustInternal) import GustIO
 
 #if canImport(Glibc)
 import Glibc
@@ -88,4 +89,20 @@ final class TestServer {
 /// `GET path` with a Host header.
 func get(_ path: String, _ extra: String = "") -> String {
     "GET \(path) HTTP/1.1\r\nHost: test\r\n\(extra)\r\n"
+}
+
+/// Runs `body` (blocking socket I/O) on a thread of its own and awaits it, so that the test's
+/// blocking reads do not hold one of the cooperative pool's few threads: for tests whose server
+/// side needs the global executor (detached tasks, actors) to make progress.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        _ = OSThread.spawn(name: "test-io") { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+/// Carries a value that is not `Sendable` out of `onOwnThread` (it is used by one thread at a
+/// time: the I/O thread, then the test).
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
