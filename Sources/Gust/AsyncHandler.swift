@@ -96,7 +96,11 @@ extension ResponseWriter {
         let channel = owned.storage.field { $0.pointee.start.body }
         if let channel {
             // The task waits (for its body, or anything): the body flows to it from now on.
-            channel.stream = streamBody { part, writer, stream in channel.deliver(part, &writer, stream) }
+            let stream = streamBody { part, writer, stream in channel.deliver(part, &writer, stream) }
+            // A handler already waiting for its body invites it now (100 Continue); one that
+            // suspended on something else invites it when it first reads.
+            stream.holdsContinue = channel.waiters.isEmpty
+            channel.stream = stream
         } else {
             _ = deferResponse()
         }

@@ -86,6 +86,11 @@ public final class BodyStream {
     public internal(set) var isFinished = false
     /// A piece is being handed to the handler right now.
     var delivering = false
+    /// `Expect: 100-continue` waits until the handler reads (an async handler that suspended
+    /// on something else first may still refuse the body without having invited it).
+    var holdsContinue = false
+    /// The interim 100 is due and held: sent at the first read (`BodyChannel.next`).
+    var continueOwed = false
 
     init(engine: HTTPEngine, connection: SlotID, handler: @escaping BodyHandler) {
         self.engine = engine

@@ -116,7 +116,13 @@ extension HTTPEngine {
         case .stop:
             return .end(.waiting)
         case .takeBody(let sendContinue):
-            if sendContinue { appendContinue() }
+            if sendContinue {
+                if let stream = bodyStream, stream.holdsContinue {
+                    stream.continueOwed = true  // sent when the handler first reads
+                } else {
+                    appendContinue()
+                }
+            }
             return .again(c)  // the machine streams the body now
         case .deliverWholeBody(let body):
             guard let stream = bodyStream else { return .end(.waiting) }

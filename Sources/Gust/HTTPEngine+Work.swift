@@ -20,6 +20,8 @@ enum EngineWork {
     /// An async handler answered before its streamed body ended: the answer goes out now, and
     /// the connection closes after it (the rest of the body is read and dropped).
     case answerBody(SlotID, BodyChannel)
+    /// A held `100 Continue` is due: the handler reads its body now.
+    case sendContinue(SlotID, BodyStream)
     /// A response stream wrote pieces into the connection's output: write them.
     case flush(SlotID)
     /// A response stream finished (the sequence names it), with its trailer lines.
@@ -66,6 +68,7 @@ extension HTTPEngine {
         case .abortStream(let id, let sequence):
             if isStreaming(id, sequence) { close(id) }
         case .answerBody(let id, let channel): performBodyAnswer(id, channel)
+        case .sendContinue(let id, let stream): performContinue(id, stream)
         case .flush(let id): performFlush(id)
         case .finishStream(let id, let sequence, let trailers): performFinish(id, sequence, trailers)
         case .resumeBody(let id, let stream): performResume(id, stream)
@@ -217,6 +220,16 @@ extension HTTPEngine {
         else { return }
         if lease.pointee.buffer.isEmpty { return settle(id, c) }
         serveLease(id, c)  // what was kept goes first; then reading resumes
+    }
+
+    func performContinue(_ id: SlotID, _ stream: BodyStream) {
+        // Not once the body has started anyway (the client did not wait), or is over.
+        guard let c = connections.pointer(to: id), c.pointee.input?.pointee.stream === stream, !stream.isFinished,
+            stream.bytesReceived == 0
+        else { return }
+        let mark = output.pointee.writerIndex
+        appendContinue()
+        finishPass(id, c, mark)
     }
 
     func performBodyAnswer(_ id: SlotID, _ channel: BodyChannel) {

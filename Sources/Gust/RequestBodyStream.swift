@@ -16,7 +16,7 @@
 /// A body that does not complete (the client left, it was malformed, too large, or too slow)
 /// throws `RequestBodyError`; the server has answered those itself or closes the connection.
 /// A handler may answer before reading the whole body (the connection then closes after the
-/// answer). `Expect: 100-continue` is answered when the handler first suspends. Several readers
+/// answer). `Expect: 100-continue` is answered when the handler first reads. Several readers
 /// may wait at once (each piece goes to one of them); reading from another task brings the read
 /// to the connection's reactor.
 public struct RequestBodyStream: AsyncSequence, Sendable {
@@ -148,6 +148,10 @@ final class BodyChannel: @unchecked Sendable {
                 guard handle.isCurrentThread else { throw RequestBodyError(reason: .shutdown) }  // the reactor stopped
                 return try await next()
             }
+        }
+        if let stream, stream.continueOwed {
+            stream.continueOwed = false
+            engine.enqueue(.sendContinue(connection, stream))  // the handler asks for its body now
         }
         if let piece = try take() { return piece }
         if ended { return nil }

@@ -78,8 +78,8 @@ struct AsyncAdversarialTests2 {
         #expect(response.text == "ignored")
     }
 
-    @Test(.disabled("100 Continue goes out as soon as the handler suspends (runAsync calls streamBody), before it asks for the body"))
-    func expectContinueNeverSentToHandlerThatAnswersLater() throws {
+    /// Was: 100 Continue went out as soon as the handler suspended, before it asked for the body.
+    @Test func expectContinueNeverSentToHandlerThatAnswersLater() throws {
         let server = try Self.server()
         let client = try server.client()
         try client.send("POST /s/ignore-later HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")

@@ -110,6 +110,25 @@ struct AsyncBodyStreamTests {
         #expect(try client.readResponse().text == "4 \(Self.fnv(Array("abcd".utf8)))")
     }
 
+    @Test("100-continue for a handler that awaits something else first: sent when it reads, never if it refuses")
+    func continueWhenTheHandlerReads() throws {
+        let server = try Self.server(routes: { router in
+            router.post("/b/think-then-read", options: Self.streamed) { req in
+                try await Task.sleep(for: .milliseconds(30))
+                if req.header("X-Refuse") != nil { throw HTTPError(.forbidden, "no") }
+                return .text("\(try await req.bodyStream.collect().count)")
+            }
+        })
+        let reading = try server.client()
+        try reading.send("POST /b/think-then-read HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\nExpect: 100-continue\r\n\r\n")
+        #expect(try reading.readResponse().status == 100)
+        try reading.send("abcdef")
+        #expect(try reading.readResponse().text == "6")
+        let refused = try server.client()
+        try refused.send("POST /b/think-then-read HTTP/1.1\r\nHost: t\r\nX-Refuse: 1\r\nContent-Length: 6\r\nExpect: 100-continue\r\n\r\n")
+        #expect(try refused.readResponse().status == 403, "no 100 before the refusal")
+    }
+
     @Test("a body that does not complete: the handler hears why; too large is 413")
     func incomplete() async throws {
         let heard = Mutex<[String]>([])
