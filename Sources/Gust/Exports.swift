@@ -6,5 +6,6 @@
 @_exported import enum GustHTTP1.HTTPVersion
 @_exported import struct GustHTTP1.RequestLimits
 @_exported import struct GustIO.SystemError
+@_exported import struct GustIO.WorkPoolStats
 // swift-http-types: the async tier's vocabulary (HTTPRequest, HTTPResponse, HTTPFields).
 @_exported import HTTPTypes

@@ -51,40 +51,8 @@ final class OffloadState: Sendable {
     }
 }
 
-/// The blocking-work pool's figures: workers, queue, waits (`WorkPool.Stats`).
-public struct OffloadStats: Sendable, CustomStringConvertible {
-    public var workers: Int
-    public var idleWorkers: Int
-    public var queued: Int
-    public var submitted: Int
-    public var completed: Int
-    public var meanWait: Duration
-    public var maximumWait: Duration
-    public var oldestWait: Duration
-    public var workersAdded: Int
-    public var workersRetired: Int
-
-    /// The process's pool, now.
-    public static var current: OffloadStats { OffloadStats(WorkPool.shared.stats()) }
-
-    init(_ stats: WorkPool.Stats) {
-        workers = stats.workers
-        idleWorkers = stats.idleWorkers
-        queued = stats.queued
-        submitted = stats.submitted
-        completed = stats.completed
-        meanWait = stats.meanWait
-        maximumWait = stats.maximumWait
-        oldestWait = stats.oldestWait
-        workersAdded = stats.workersAdded
-        workersRetired = stats.workersRetired
-    }
-
-    public var description: String {
-        "workers=\(workers) idle=\(idleWorkers) queued=\(queued) submitted=\(submitted) completed=\(completed) "
-            + "meanWait=\(meanWait) maxWait=\(maximumWait) oldestWait=\(oldestWait) added=\(workersAdded) retired=\(workersRetired)"
-    }
-}
+/// What the process's blocking-work pool is doing: workers, queue length, waits.
+public func offloadStats() -> WorkPoolStats { WorkPool.shared.stats() }
 
 extension ResponseWriter {
     /// The inline tier's `offload`: defers the response, runs `work` on the blocking-work pool,

@@ -49,21 +49,20 @@ import Synchronization
     /// drops the job) when the reactor has stopped; jobs queued before it stopped still run.
     @discardableResult
     public func execute(_ job: @escaping ReactorJob) -> Bool {
-        let (accepted, wasEmpty) = jobs.withLock { state -> (Bool, Bool) in
-            guard state.open else { return (false, false) }
-            state.queue.append(job)
-            return (true, state.queue.count + state.tasks.count == 1)
-        }
-        if wasEmpty { System.eventfdSignal(wakeFD) }
-        return accepted
+        push { $0.queue.append(job) }
     }
 
     /// Queues a job of a task that prefers this reactor's executor, from another thread; false
     /// when the reactor has stopped (the job is not taken).
     func enqueueTask(_ job: UnownedJob) -> Bool {
+        push { $0.tasks.append(job) }
+    }
+
+    /// Adds to the queue under its lock, and wakes the loop if the queue was empty.
+    private func push(_ add: (inout (queue: [ReactorJob], tasks: [UnownedJob], open: Bool)) -> Void) -> Bool {
         let (accepted, wasEmpty) = jobs.withLock { state -> (Bool, Bool) in
             guard state.open else { return (false, false) }
-            state.tasks.append(job)
+            add(&state)
             return (true, state.queue.count + state.tasks.count == 1)
         }
         if wasEmpty { System.eventfdSignal(wakeFD) }

@@ -43,27 +43,7 @@ import Glibc
         }
     }
 
-    /// What the pool is doing, for metrics and `gust serve`'s stats.
-    public struct Stats: Sendable, CustomStringConvertible {
-        public var workers: Int
-        public var idleWorkers: Int
-        /// Jobs waiting (shared queue and workers' deques).
-        public var queued: Int
-        public var submitted: Int
-        public var completed: Int
-        /// Mean and longest time a job waited before it ran, over every job so far.
-        public var meanWait: Duration
-        public var maximumWait: Duration
-        /// How long the oldest waiting job has waited.
-        public var oldestWait: Duration
-        public var workersAdded: Int
-        public var workersRetired: Int
-
-        public var description: String {
-            "workers=\(workers) idle=\(idleWorkers) queued=\(queued) submitted=\(submitted) completed=\(completed) "
-                + "meanWait=\(meanWait) maxWait=\(maximumWait) added=\(workersAdded) retired=\(workersRetired)"
-        }
-    }
+    public typealias Stats = WorkPoolStats
 
     /// One job: the closure and when it was submitted (monotonic nanoseconds).
     public struct Job: Sendable {
@@ -341,5 +321,28 @@ import Glibc
         // Workers still busy see `stopping` when they next look for work.
         for worker in shared.withLock({ $0.workers }) { worker.parker.unpark() }
         for thread in all { thread.join() }
+    }
+}
+
+/// What a blocking-work pool is doing (`offloadStats()` for the process's pool): its workers,
+/// its queue, how long jobs waited.
+public struct WorkPoolStats: Sendable, CustomStringConvertible {
+    public var workers: Int
+    public var idleWorkers: Int
+    /// Jobs waiting (shared queue and workers' deques).
+    public var queued: Int
+    public var submitted: Int
+    public var completed: Int
+    /// Mean and longest time a job waited before it ran, over every job so far.
+    public var meanWait: Duration
+    public var maximumWait: Duration
+    /// How long the oldest waiting job has waited.
+    public var oldestWait: Duration
+    public var workersAdded: Int
+    public var workersRetired: Int
+
+    public var description: String {
+        "workers=\(workers) idle=\(idleWorkers) queued=\(queued) submitted=\(submitted) completed=\(completed) "
+            + "meanWait=\(meanWait) maxWait=\(maximumWait) added=\(workersAdded) retired=\(workersRetired)"
     }
 }

@@ -42,6 +42,14 @@ struct HarnessTests {
         #expect(malformed.first?.status == .badRequest)
     }
 
+    @Test("the pool's figures are an app's to read")
+    func poolStats() async throws {
+        let app = try TestApp(router: Self.router())
+        _ = try await app.execute(.get, "/async/a")
+        let stats: WorkPoolStats = offloadStats()
+        #expect(stats.workers >= 1 && stats.submitted >= stats.completed)
+    }
+
     @Test("a keep-alive connection for several requests")
     func connection() throws {
         let app = try TestApp(router: Self.router())
