@@ -147,6 +147,7 @@ enum AsyncRoute {
             } catch {
                 return  // the body did not complete: the connection is closing
             }
+            guard handle.isCurrentThread else { return }  // the reactor stopped meanwhile
         }
         if started == nil {
             started = await withCheckedContinuation { engine.queueStreamStart(request, response, $0) }.stream

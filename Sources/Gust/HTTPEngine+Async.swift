@@ -64,7 +64,7 @@ extension HTTPEngine {
         asyncTasks.removeValue(forKey: id.packed)
         if let timer = record.timer { reactor.cancelTimer(timer) }
         if let channel = request.storage.field({ $0.pointee.start.body }), !channel.deferred {
-            return channel.answerEarly(response)  // the body is still coming: answered with its next piece
+            return channel.answerEarly(response)  // the body is still coming: answered at once, closing after
         }
         _ = queueResponse(id, sequence, response)
     }
