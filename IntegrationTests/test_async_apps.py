@@ -8,6 +8,7 @@ import re
 import select
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -227,3 +228,22 @@ def test_head_to_async_routes_sends_no_body(server):
     assert head.status == 200 and head.header("Content-Length") == "27"
     assert reader.response().body == b"Hello, World!"
     sock.close()
+
+
+def test_offload_sleep_blocks_a_pool_worker_not_the_reactor(server):
+    results = {}
+
+    def slow(k):
+        results[k] = requests.get(f"{server.url}/offload/sleep", params={"ms": 400}, timeout=10).text
+
+    threads = [threading.Thread(target=slow, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.1)
+    assert requests.get(f"{server.url}/plaintext", timeout=10).text == "Hello, World!"
+    assert not results  # answered while all four still sleep on the pool
+    for t in threads:
+        t.join()
+    assert all(v == "slept 400 ms on the pool\n" for v in results.values()) and len(results) == 4
+    for bad in ("0", "10001", "x"):
+        assert requests.get(f"{server.url}/offload/sleep?ms={bad}", timeout=10).status_code == 400

@@ -47,6 +47,9 @@ public struct ServerConfiguration: Sendable {
     /// Pipelined requests served from one connection in one turn; the rest wait until the other
     /// connections ready in the same loop iteration have had theirs. Default 64.
     public var maxPipelinedRequests: Int = 64
+    /// How long a graceful stop (`Server.run` on SIGTERM/SIGINT, `stopGracefully`) waits for
+    /// the exchanges under way to finish before closing what is left. Default 30 s.
+    public var shutdownGracePeriod: Duration = .seconds(30)
     /// The `Server` header value. Default "Gust".
     public var serverName: String = "Gust"
     /// How long an async handler may take before it is cancelled and answered with
@@ -79,6 +82,7 @@ public struct ServerConfiguration: Sendable {
                                 ("writeTimeout", writeTimeout), ("lingerTimeout", lingerTimeout)] {
             guard timeout > .zero else { throw ConfigurationError("\(name) must be positive") }
         }
+        guard shutdownGracePeriod >= .zero else { throw ConfigurationError("shutdownGracePeriod must not be negative") }
         if let handlerDeadline, handlerDeadline <= .zero { throw ConfigurationError("handlerDeadline must be positive") }
         if let blockedReactorWarning, blockedReactorWarning < .milliseconds(2) {
             throw ConfigurationError("blockedReactorWarning must be at least 2 ms")

@@ -128,14 +128,95 @@ public final class Server: Sendable {
         }
     }
 
-    /// Starts, serves until SIGINT, SIGTERM or SIGHUP, then shuts down. Blocks the calling thread.
-    /// `onStart` runs once the listeners are bound (e.g. to print the address).
-    public func run(onStart: (Server) -> Void = { _ in }) throws {
+    /// Starts, serves until SIGINT, SIGTERM or SIGHUP, then stops gracefully
+    /// (`stopGracefully`): requests in flight finish, a second signal stops at once. Blocks the
+    /// calling thread. `onStart` runs once the listeners are bound (e.g. to print the address);
+    /// `onDrain` when the first signal has arrived, with the connections still open.
+    @discardableResult
+    public func run(onStart: (Server) -> Void = { _ in }, onDrain: (Int) -> Void = { _ in }) throws -> ShutdownReport {
         Signals.blockTermination()
         try start()
         onStart(self)
         _ = Signals.waitForTermination()
+        return stopGracefully(onDrain: onDrain) { timeout in Signals.waitForTermination(timeout: timeout) != nil }
+    }
+
+    /// Stops the way an operator expects: no new connection is accepted, idle keep-alive
+    /// connections close at once, busy ones finish the exchange under way (deferred, async and
+    /// streamed answers included; the answer says `Connection: close`), then everything stops.
+    /// Waits at most `configuration.shutdownGracePeriod`; `interrupted(timeout)` waits up to
+    /// `timeout` for a reason to stop at once (a second signal) and returns whether one came.
+    /// Logged with counts. Callable from any thread but a reactor's.
+    @discardableResult
+    public func stopGracefully(
+        onDrain: (Int) -> Void = { _ in }, interrupted: ((Duration) -> Bool)? = nil
+    ) -> ShutdownReport {
+        let started = ContinuousClock.now
+        drain()
+        // Counting goes through every reactor's queue behind its drain job: once counted, no
+        // reactor watches its listener any more, and the listeners can close (a new client is
+        // refused at once instead of waiting in a backlog nobody takes from).
+        let open = openConnections()
+        closeListeners()
+        onDrain(open)
+        configuration.logger.info("draining", metadata: ["connections": "\(open)", "grace": "\(configuration.shutdownGracePeriod)"])
+        var remaining = open
+        var forced = false
+        let deadline = started + configuration.shutdownGracePeriod
+        while remaining > 0 {
+            let now = ContinuousClock.now
+            guard now < deadline else { break }
+            let step = min(.milliseconds(50), deadline - now)
+            if let interrupted {
+                if interrupted(step) {
+                    forced = true
+                    break
+                }
+            } else {
+                Parker().park(timeout: step)
+            }
+            remaining = openConnections()
+        }
+        let report = ShutdownReport(
+            openAtSignal: open, closedUnfinished: remaining, duration: ContinuousClock.now - started, interrupted: forced)
+        if remaining > 0 {
+            configuration.logger.warning(
+                forced ? "second signal: closing the connections still open" : "grace period over: closing the connections still open",
+                metadata: ["connections": "\(remaining)"])
+        } else {
+            configuration.logger.info("drained", metadata: ["connections": "\(open)", "duration": "\(report.duration)"])
+        }
         shutdown()
+        return report
+    }
+
+    /// Closes the listeners (after every reactor has stopped watching them), once.
+    func closeListeners() {
+        let listeners = running.withLock { r -> [Listener] in
+            guard r != nil else { return [] }
+            defer { r!.listeners = [] }
+            return r!.listeners
+        }
+        for listener in listeners { listener.close() }
+    }
+
+    /// Connections open on every reactor now, each counted on its own thread (0 when stopped).
+    func openConnections() -> Int {
+        guard let handles = running.withLock({ $0?.group.handles }) else { return 0 }
+        let counted = Mutex<(total: Int, reported: Int)>((0, 0))
+        let parker = Parker()
+        for handle in handles {
+            let queued = handle.execute { reactor in
+                let n = (reactor.delegate as? HTTPEngine)?.connections.count ?? 0
+                counted.withLock { $0.total += n; $0.reported += 1 }
+                parker.unpark()
+            }
+            if !queued { counted.withLock { $0.reported += 1 } }
+        }
+        while counted.withLock({ $0.reported }) < handles.count {
+            if !parker.park(timeout: .seconds(1)) { break }  // a reactor that does not answer: counted as none
+        }
+        return counted.withLock { $0.total }
     }
 
     /// A snapshot of every reactor's counters, each read on its own thread.
@@ -164,5 +245,23 @@ public final class Server: Sendable {
                 if !queued { contribute(nil) }
             }
         }
+    }
+}
+
+/// How a graceful stop went.
+public struct ShutdownReport: Sendable, CustomStringConvertible {
+    /// Connections open when the stop began.
+    public var openAtSignal: Int
+    /// Connections still open when the wait ended (closed without finishing).
+    public var closedUnfinished: Int
+    public var duration: Duration
+    /// A second signal (or the caller) cut the wait short.
+    public var interrupted: Bool
+
+    public var description: String {
+        closedUnfinished == 0
+            ? "\(openAtSignal) connection(s) finished in \(duration)"
+            : "\(openAtSignal - closedUnfinished) of \(openAtSignal) connection(s) finished; \(closedUnfinished) closed "
+                + (interrupted ? "at the second signal" : "at the end of the grace period")
     }
 }

@@ -1,4 +1,7 @@
 import Gust
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The app `gust serve` runs: the routes of the TechEmpower-style benchmarks plus a few that
 /// exercise bodies and deferred responses.
@@ -22,6 +25,7 @@ public enum DemoApp {
         GET  /async/delay?ms=N   answers after N ms (0...60000) from an async handler (past --handler-deadline: 503)
         GET  /async/error        a handler that throws: 500 naming the request id (the error is logged with it)
         GET  /offload/hash?n=N   N rounds (1...10000000) of a 64-bit hash on the blocking-work pool
+        GET  /offload/sleep?ms=N blocks a pool worker for N ms (1...10000), as a slow driver call would
         """
 
     static let index = "Gust demo\n" + routeList + "\n"
@@ -109,6 +113,13 @@ public enum DemoApp {
             }
             let digest = try await offload { hashRounds(n) }
             return .text("\(n) rounds: \(String(digest, radix: 16))\n")
+        }
+        router.get("/offload/sleep") { req in
+            guard let ms = req.queryInt("ms"), (1...10_000).contains(ms) else {
+                throw HTTPError(.badRequest, "ms must be an integer from 1 to 10000")
+            }
+            try await offload { usleep(UInt32(ms) * 1000) }
+            return .text("slept \(ms) ms on the pool\n")
         }
         return router
     }

@@ -51,13 +51,19 @@ struct Serve: ParsableCommand {
             }
         }
         let server = Server(configuration: config, router: router)
+        let report: ShutdownReport
         do {
-            try server.run { server in
-                Console.out("gust: serving http://\(displayHost):\(server.port ?? port) with \(config.reactors) reactor(s)")
-            }
+            report = try server.run(
+                onStart: { server in
+                    Console.out("gust: serving http://\(displayHost):\(server.port ?? port) with \(config.reactors) reactor(s)")
+                },
+                onDrain: { open in
+                    Console.out("gust: stopping: \(open) connection(s) open, finishing what is under way (a second signal stops at once)")
+                })
         } catch {
             throw CleanExit.message("gust: cannot serve on \(displayHost):\(port): \(error)", code: 1)
         }
+        Console.out("gust: \(report)")
         Console.out("gust: stopped")
     }
 
@@ -121,6 +127,9 @@ struct TimeoutOptions: ParsableArguments {
     @Option(help: "Log a warning naming the route when a reactor is blocked this long ('none': off).")
     var blockedReactorWarning = "100ms"
 
+    @Option(help: "On SIGTERM/SIGINT, how long to let requests under way finish before closing the rest.")
+    var shutdownGrace = "30s"
+
     func validate() throws {
         var config = ServerConfiguration()
         try apply(to: &config)
@@ -132,6 +141,7 @@ struct TimeoutOptions: ParsableArguments {
         config.idleTimeout = try positive(idleTimeout, "--idle-timeout")
         config.writeTimeout = try positive(writeTimeout, "--write-timeout")
         config.handlerDeadline = handlerDeadline == "none" ? nil : try positive(handlerDeadline, "--handler-deadline")
+        config.shutdownGracePeriod = try DurationText.parse(shutdownGrace, option: "--shutdown-grace")
         if blockedReactorWarning == "none" {
             config.blockedReactorWarning = nil
         } else {
