@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
     ],
     targets: [
         .target(name: "CGustSystem"),
@@ -34,6 +35,7 @@ let package = Package(
             dependencies: [
                 "GustCore", "GustHTTP1", "GustIO", .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
         .target(name: "GustDemo", dependencies: ["Gust"], swiftSettings: strict),
@@ -61,7 +63,12 @@ let package = Package(
         .testTarget(name: "GustHTTP1Tests", dependencies: ["GustHTTP1", "GustCore"], swiftSettings: strict),
         .testTarget(name: "GustIOTests", dependencies: ["GustIO", "GustCore"], swiftSettings: strict),
         .testTarget(name: "GustBenchTests", dependencies: ["GustBench", "GustCore", "GustHTTP1"], swiftSettings: strict),
-        .testTarget(name: "GustTests", dependencies: ["Gust", "GustDemo", "GustIO", "GustHTTP1"], swiftSettings: strict),
+        .testTarget(
+            name: "GustTests",
+            dependencies: [
+                "Gust", "GustDemo", "GustIO", "GustHTTP1", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
         // An application's view: `import Gust` and nothing else.
         .testTarget(name: "GustAppTests", dependencies: ["Gust", "GustTesting"], swiftSettings: strict),
     ]
