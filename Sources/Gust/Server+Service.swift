@@ -9,12 +9,13 @@ import Synchronization
 ///         services: [server, metricsExporter], gracefulShutdownSignals: [.sigterm], logger: logger))
 ///     try await group.run()
 ///
-/// `run()` starts the server and serves until the group shuts down gracefully, then stops
+/// `run()` starts the server (unless it is running already) and serves until the group shuts
+/// down gracefully, then stops
 /// gracefully (`stopGracefully`: requests under way finish within `shutdownGracePeriod`); if the
 /// task is cancelled instead, or while it stops, it stops at once.
 extension Server: Service {
     public func run() async throws {
-        try start()
+        if port == nil { try start() }
         do {
             try await gracefulShutdown()
         } catch {
@@ -25,13 +26,13 @@ extension Server: Service {
         await withTaskCancellationHandler {
             // The stop waits (polling its reactors) on a thread of its own, not the pool's.
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                _ = OSThread.spawn(name: "gust-stop") {
+                OSThread.spawn(name: "gust-stop") {
                     self.stopGracefully(interrupted: { timeout in
                         Parker().park(timeout: timeout)
                         return cancelled.load(ordering: .relaxed)
                     })
                     done.resume()
-                }
+                }.detach()
             }
         } onCancel: {
             cancelled.store(true, ordering: .relaxed)

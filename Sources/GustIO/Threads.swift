@@ -40,6 +40,11 @@ import CGustSystem
     public func join() {
         _ = pthread_join(id, nil)
     }
+
+    /// Lets the thread free itself when it ends (for a thread nobody will join).
+    public func detach() {
+        _ = pthread_detach(id)
+    }
 }
 
 /// Process-wide signal handling: the termination signals are blocked in every thread and taken

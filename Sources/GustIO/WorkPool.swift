@@ -146,8 +146,7 @@ import Glibc
             return (nil, needsWorker(&state, now: job.submitted), false)
         }
         if stopped {
-            let thread = OSThread.spawn(name: "\(configuration.name)-late") { body() }
-            pthread_detach(thread.id)
+            OSThread.spawn(name: "\(configuration.name)-late") { body() }.detach()
             return
         }
         if let wake {

@@ -49,6 +49,22 @@ struct ServiceTests {
         #expect(server.port == nil, "stopped")
     }
 
+    @Test("a server started before it joins the group is run, not started twice")
+    func alreadyStarted() async throws {
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.reactors = 1
+        let server = Server(configuration: configuration, router: DemoApp.makeRouter())
+        try server.start()
+        let group = ServiceGroup(configuration: .init(services: [server], logger: Logger(label: "test")))
+        let running = Task { try await group.run() }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(server.port != nil)
+        await group.triggerGracefulShutdown()
+        try await running.value
+        #expect(server.port == nil)
+    }
+
     @Test("cancelled: it stops at once")
     func cancelled() async throws {
         var configuration = ServerConfiguration()
