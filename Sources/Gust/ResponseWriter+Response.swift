@@ -15,52 +15,61 @@ extension ResponseWriter {
     @_disfavoredOverload
     public mutating func send(_ response: Response) {
         guard state == .pending else { return }
-        var contentType = response.contentType
-        for field in response.headerFields {
-            if field.name == .contentType { contentType = nil }
-            header(field.name.rawName, field.value)
+        // Bodies that are not bytes yet become bytes, or a stream, before any field is written.
+        switch response.body.storage {
+        case .json(let value):
+            let body: ResponseBody
+            do {
+                body = try engine.routes.jsonCoding.encode(value.value)
+            } catch {
+                engine.counters.handlerErrors += 1
+                engine.logger.error("encoding a JSON response failed", metadata: ["error": "\(String(reflecting: error))"])
+                send(.internalServerError, contentType: .plainTextUTF8, "Internal Server Error: the response could not be encoded\n")
+                return
+            }
+            var encoded = response
+            encoded.body = body
+            return send(encoded)
+        case .stream(let body):
+            // From an inline handler: the body runs in a task of its own on this reactor.
+            let handOff = StreamHandOff(stream: startStream(for: response))
+            Task.immediate(executorPreference: engine.handle.executor) {
+                await AsyncRoute.pump(handOff.stream!, body, nil)
+            }
+            return
+        case .empty, .string, .bytes, .data:
+            break
         }
+        let contentType = addFields(of: response)
         let status = Self.status(response.status)
         switch response.body.storage {
-        case .empty:
-            finish(status, contentType, UnsafeRawBufferPointer(start: nil, count: 0))
         case .string(let text):
             text.withUTF8Bytes { finish(status, contentType, UnsafeRawBufferPointer($0)) }
         case .bytes(let bytes):
             bytes.withUnsafeBytes { finish(status, contentType, $0) }
         case .data(let data):
             data.withUnsafeBytes { finish(status, contentType, $0) }
-        case .stream(let body):
-            // From an inline handler: the body runs in a task of its own on this reactor.
-            let stream = startStream(for: response)
-            let handOff = StreamHandOff(stream: stream)
-            Task.immediate(executorPreference: engine.handle.executor) {
-                await AsyncRoute.pump(handOff.stream!, body, nil)
-            }
-        case .json(let value):
-            do {
-                let body = try engine.routes.jsonCoding.encode(value.value)
-                var encoded = response
-                encoded.body = body
-                send(encoded)
-            } catch {
-                engine.counters.handlerErrors += 1
-                engine.logger.error("encoding a JSON response failed", metadata: ["error": "\(String(reflecting: error))"])
-                discardHeaders()
-                send(.internalServerError, contentType: .plainTextUTF8, "Internal Server Error: the response could not be encoded\n")
-            }
+        case .empty, .json, .stream:  // (the last two handled above)
+            finish(status, contentType, UnsafeRawBufferPointer(start: nil, count: 0))
         }
     }
 
     /// Starts a streamed response with `response`'s status, fields and content type (its body is
     /// written to the stream afterwards).
     mutating func startStream(for response: Response) -> ResponseStream {
+        let contentType = addFields(of: response)
+        return startStream(Self.status(response.status), contentType: contentType)
+    }
+
+    /// Adds `response`'s header fields; returns the content type line to send (none when a
+    /// `Content-Type` field came with the fields).
+    mutating func addFields(of response: Response) -> ContentType? {
         var contentType = response.contentType
         for field in response.headerFields {
             if field.name == .contentType { contentType = nil }
             header(field.name.rawName, field.value)
         }
-        return startStream(Self.status(response.status), contentType: contentType)
+        return contentType
     }
 
     /// Forgets the header lines added so far (before a response is sent).

@@ -325,6 +325,30 @@ struct AsyncHandlerTests {
         #expect(try client.readResponse().text == "Hello, World!")
     }
 
+    @Test("an inline handler sending a JSON or streamed Response writes its header fields once")
+    func inlineResponseFieldsOnce() throws {
+        let server = try Self.server(routes: { router in
+            router.get("/i/json") { _, res in
+                var response = Response.json(["a": 1])
+                response.headerFields[.init("X-Once")!] = "1"
+                res.send(response)
+            }
+            router.get("/i/stream") { _, res in
+                var response = Response(body: .stream { writer in try await writer.write("s") })
+                response.headerFields[.init("X-Once")!] = "1"
+                res.send(response)
+            }
+        })
+        let client = try server.client()
+        for path in ["/i/json", "/i/stream"] {
+            try client.send(get(path) + get("/plaintext"))
+            let response = try client.readResponse(head: path == "/i/stream")
+            #expect(response.headers.filter { $0.0 == "X-Once" }.count == 1, "\(path): \(response.headers)")
+            if path == "/i/stream" { #expect(try readChunkedBody(client) == ("s", true)) }
+            #expect(try client.readResponse().text == "Hello, World!")
+        }
+    }
+
     @Test("Response: custom status and reason, header fields, Content-Type from a field, framing fields dropped")
     func responseShape() throws {
         let server = try Self.server(routes: { router in
