@@ -63,9 +63,13 @@ extension HTTPEngine {
         guard let record = asyncTasks[id.packed], record.sequence == sequence else { return }  // answered at the deadline, or gone
         asyncTasks.removeValue(forKey: id.packed)
         if let timer = record.timer { reactor.cancelTimer(timer) }
-        if let channel = request.storage.field({ $0.pointee.start.body }), !channel.deferred {
-            return channel.answerEarly(response)  // the body is still coming: answered at once, closing after
-        }
+        answerLate(id, sequence, response, body: record.body)
+    }
+
+    /// The answer to a task that had suspended: queued like any deferred answer, or, while its
+    /// streamed body is still coming, sent at once (the connection closes after it).
+    func answerLate(_ id: SlotID, _ sequence: UInt32, _ response: Response, body channel: BodyChannel?) {
+        if let channel, !channel.deferred { return channel.answerEarly(response) }
         _ = queueResponse(id, sequence, response)
     }
 
@@ -109,8 +113,7 @@ extension HTTPEngine {
         let response = Response(
             status: .init(code: deadlineStatus.code, reasonPhrase: deadlineStatus.reason), contentType: .plainTextUTF8,
             body: .string("\(deadlineStatus.reason): no answer within \(deadline) (request \(record.requestID))\n"))
-        if let channel = record.body, !channel.deferred { return channel.answerEarly(response) }
-        _ = queueResponse(id, sequence, response)
+        answerLate(id, sequence, response, body: record.body)
     }
 
     /// Connection `id` is gone: its task, if one is under way, is cancelled (from the work
