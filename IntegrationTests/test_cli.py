@@ -69,6 +69,17 @@ def test_absurd_durations_are_usage_errors():
         assert "Error:" in r.stderr, (args, r.stderr)
 
 
+def test_app_tier_options_take_none_and_refuse_what_cannot_work():
+    for args, message in ((["--blocked-reactor-warning", "1ms"], "--blocked-reactor-warning must be at least 2ms"),
+                          (["--handler-deadline", "0s"], "--handler-deadline must be positive"),
+                          (["--handler-deadline", "soon"], "--handler-deadline"),
+                          (["--shutdown-grace", "later"], "--shutdown-grace")):
+        r = subprocess.run([GUST, "serve", "--port", "0", *args], capture_output=True, text=True, timeout=20)
+        assert r.returncode == 64 and message in r.stderr, (args, r.returncode, r.stderr)
+    s = GustServer("--reactors", "1", "--handler-deadline", "none", "--blocked-reactor-warning", "none").start()
+    s.stop()
+
+
 def test_help_and_index_page_list_every_demo_route():
     routes = ["/plaintext", "/json", "/echo", "/upload", "/stream", "/delay", "/static/"]
     r = subprocess.run([GUST, "serve", "--help"], capture_output=True, text=True, timeout=20)

@@ -140,15 +140,17 @@ struct TimeoutOptions: ParsableArguments {
         config.bodyTimeout = try positive(bodyTimeout, "--body-timeout")
         config.idleTimeout = try positive(idleTimeout, "--idle-timeout")
         config.writeTimeout = try positive(writeTimeout, "--write-timeout")
-        config.handlerDeadline = handlerDeadline == "none" ? nil : try positive(handlerDeadline, "--handler-deadline")
-        config.shutdownGracePeriod = try DurationText.parse(shutdownGrace, option: "--shutdown-grace")
-        if blockedReactorWarning == "none" {
-            config.blockedReactorWarning = nil
-        } else {
-            let warning = try positive(blockedReactorWarning, "--blocked-reactor-warning")
-            guard warning >= .milliseconds(2) else { throw ValidationError("--blocked-reactor-warning must be at least 2ms") }
-            config.blockedReactorWarning = warning
+        config.handlerDeadline = try positiveOrNone(handlerDeadline, "--handler-deadline")
+        config.blockedReactorWarning = try positiveOrNone(blockedReactorWarning, "--blocked-reactor-warning")
+        if let warning = config.blockedReactorWarning, warning < .milliseconds(2) {
+            throw ValidationError("--blocked-reactor-warning must be at least 2ms")
         }
+        config.shutdownGracePeriod = try DurationText.parse(shutdownGrace, option: "--shutdown-grace")
+    }
+
+    /// A positive duration, or nil for "none".
+    func positiveOrNone(_ text: String, _ option: String) throws -> Duration? {
+        text == "none" ? nil : try positive(text, option)
     }
 
     func positive(_ text: String, _ option: String) throws -> Duration {
