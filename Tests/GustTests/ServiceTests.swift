@@ -20,12 +20,17 @@ struct Idle: Service {
 
 @Suite("The server as a swift-service-lifecycle Service")
 struct ServiceTests {
-    @Test("in a ServiceGroup: serves, and on the group's graceful shutdown lets requests under way finish, with the other services")
-    func serviceGroup() async throws {
+    /// The demo app on a free port, one reactor, not started.
+    static func demoServer() -> Server {
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.reactors = 1
-        let server = Server(configuration: configuration, router: DemoApp.makeRouter())
+        return Server(configuration: configuration, router: DemoApp.makeRouter())
+    }
+
+    @Test("in a ServiceGroup: serves, and on the group's graceful shutdown lets requests under way finish, with the other services")
+    func serviceGroup() async throws {
+        let server = Self.demoServer()
         let stopped = Counter()
         let group = ServiceGroup(configuration: .init(services: [server, Idle(stopped: stopped)], logger: Logger(label: "test")))
         let running = Task { try await group.run() }
@@ -51,10 +56,7 @@ struct ServiceTests {
 
     @Test("a server started before it joins the group is run, not started twice")
     func alreadyStarted() async throws {
-        var configuration = ServerConfiguration()
-        configuration.port = 0
-        configuration.reactors = 1
-        let server = Server(configuration: configuration, router: DemoApp.makeRouter())
+        let server = Self.demoServer()
         try server.start()
         let group = ServiceGroup(configuration: .init(services: [server], logger: Logger(label: "test")))
         let running = Task { try await group.run() }
@@ -67,10 +69,7 @@ struct ServiceTests {
 
     @Test("cancelled: it stops at once")
     func cancelled() async throws {
-        var configuration = ServerConfiguration()
-        configuration.port = 0
-        configuration.reactors = 1
-        let server = Server(configuration: configuration, router: DemoApp.makeRouter())
+        let server = Self.demoServer()
         let running = Task { try await server.run() }
         for _ in 0..<500 where server.port == nil { try await Task.sleep(for: .milliseconds(10)) }
         #expect(server.port != nil)
