@@ -120,8 +120,7 @@ extension HTTPEngine {
 
     func performAnswer(_ id: SlotID, _ sequence: UInt32, _ body: (inout ResponseWriter) -> Void) {
         guard let c = connections.pointer(to: id), c.pointee.machine.isAwaiting(sequence) else { return }
-        var context = c.pointee.machine.pendingAnswer
-        context.sequence = sequence  // a stream this answer starts goes on under the awaited sequence
+        let context = c.pointee.machine.pendingAnswer  // (a stream it starts goes on under the awaited sequence)
         let mark = output.pointee.writerIndex
         answering = id.packed
         var result = callLateAnswer(id, context, body)  // application code

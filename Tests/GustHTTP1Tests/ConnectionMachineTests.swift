@@ -318,6 +318,7 @@ func get(_ path: String, _ extra: String = "") -> String { "GET \(path) HTTP/1.1
         s.handler = { path, inv in path == "/slow" ? .deferred(keepAlive: true) : .responded(keepAlive: inv.answer.keepAlive) }
         s.receive(get("/slow") + get("/next"))
         let sequence = s.machine.sequence
+        #expect(s.machine.pendingAnswer.sequence == sequence, "a late answer (and a stream it starts) carries the awaited sequence")
         s.answerLate(.streamingResponse(keepAlive: true))
         #expect(s.log.last == "late answer: streaming")
         #expect(s.machine.state == .streamingResponse && s.machine.isStreamingResponse(sequence))

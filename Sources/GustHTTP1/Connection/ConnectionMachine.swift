@@ -110,12 +110,15 @@
         _state == .streamingResponse && _sequence == sequence
     }
 
-    /// The facts an answer given after the handler returned is encoded with.
+    /// The facts an answer given after the handler returned is encoded with. Its sequence is
+    /// the awaited one for a deferred answer (or a stream it starts), and the next one for an
+    /// answer from a body's piece or end (the request's own turn, not yet counted).
     public var pendingAnswer: AnswerContext {
-        AnswerContext(
+        let awaited = _state == .awaitingResponse || _state == .streamingResponse
+        return AnswerContext(
             keepAlive: _flags.contains(.answerKeepAlive) && !_flags.contains(.draining),
             isHead: _flags.contains(.answerIsHead), version: _flags.contains(.answerIsHTTP10) ? .http1_0 : .http1_1,
-            sequence: _sequence &+ 1)
+            sequence: awaited ? _sequence : _sequence &+ 1)
     }
 
     @inlinable public mutating func setAnswer(_ context: AnswerContext) {
