@@ -45,6 +45,8 @@ public enum BodyAbort: Sendable, Equatable, CustomStringConvertible {
     case malformed
     case tooLarge
     case timedOut
+    /// The body arrived slower than the minimum body rate.
+    case tooSlow
     /// The server is shutting down.
     case shutdown
 
@@ -54,6 +56,7 @@ public enum BodyAbort: Sendable, Equatable, CustomStringConvertible {
         case .malformed: "malformed chunked body"
         case .tooLarge: "body larger than the limit"
         case .timedOut: "no body bytes within the body timeout"
+        case .tooSlow: "the body arrived slower than the minimum rate"
         case .shutdown: "the server is shutting down"
         }
     }

@@ -41,6 +41,18 @@ public struct ServerConfiguration: Sendable {
     /// How long output may wait on a client that does not read (no byte written) before the
     /// connection is closed and everything it holds freed. Default 30 s.
     public var writeTimeout: Duration = .seconds(30)
+    /// The slowest a request body may arrive: on average over the body so far, once its grace
+    /// period is over; below it, 408 and close (a streaming body handler hears `.tooSlow`).
+    /// Time the handler keeps the body paused does not count. Trickling clients (slowhttptest's
+    /// slow-body mode) cannot hold a connection: the body timeout alone restarts with every
+    /// byte. Default 240 bytes/s after 5 s (Kestrel's); nil for no minimum.
+    public var minimumBodyRate: MinimumDataRate? = MinimumDataRate(bytesPerSecond: 240, grace: .seconds(5))
+    /// The slowest a client may read output the server holds for it (the socket would not
+    /// take it): on average over the time the output has been waiting, once the grace period is
+    /// over; below it, the connection is closed and its buffers freed (slowhttptest's slow-read
+    /// mode). Output the socket takes at once is never timed. Default 240 bytes/s after 5 s;
+    /// nil for no minimum.
+    public var minimumResponseRate: MinimumDataRate? = MinimumDataRate(bytesPerSecond: 240, grace: .seconds(5))
     /// Requests served on one connection before the server closes it (`Connection: close` on the
     /// last one); 0 for no limit. Default 0.
     public var maxRequestsPerConnection: Int = 0
@@ -87,11 +99,28 @@ public struct ServerConfiguration: Sendable {
         if let blockedReactorWarning, blockedReactorWarning < .milliseconds(2) {
             throw ConfigurationError("blockedReactorWarning must be at least 2 ms")
         }
+        for (name, rate) in [("minimumBodyRate", minimumBodyRate), ("minimumResponseRate", minimumResponseRate)] {
+            guard let rate else { continue }
+            guard rate.bytesPerSecond >= 1 else { throw ConfigurationError("\(name).bytesPerSecond must be positive") }
+            guard rate.grace >= .zero else { throw ConfigurationError("\(name).grace must not be negative") }
+        }
         guard maxRequestsPerConnection >= 0 else { throw ConfigurationError("maxRequestsPerConnection must not be negative") }
         guard maxPipelinedRequests >= 1 else { throw ConfigurationError("maxPipelinedRequests must be at least 1") }
         guard serverName.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7f }) else {
             throw ConfigurationError("serverName must not contain control characters")
         }
+    }
+}
+
+/// A minimum data rate a client must keep up: `bytesPerSecond` on average, enforced once
+/// `grace` has passed since the transfer began.
+public struct MinimumDataRate: Sendable, Equatable {
+    public var bytesPerSecond: Int
+    public var grace: Duration
+
+    public init(bytesPerSecond: Int, grace: Duration) {
+        self.bytesPerSecond = bytesPerSecond
+        self.grace = grace
     }
 }
 

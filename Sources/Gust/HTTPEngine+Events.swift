@@ -52,13 +52,19 @@ extension HTTPEngine {
             apply(change, id, c)
         case .close(let wait):
             if wait != .linger { counters.timeouts += 1 }
+            if wait == .slowRead { counters.slowClients += 1 }
             close(id)
         case .requestTimeout(let why):
             counters.timeouts += 1
+            var abort = BodyAbort.timedOut
+            if case .bodyTooSlow = why {
+                counters.slowClients += 1
+                abort = .tooSlow
+            }
             let mark = output.pointee.writerIndex
             if let stream = c.pointee.input?.pointee.stream {
                 c.pointee.input!.pointee.stream = nil
-                deliverAbort(stream, .timedOut)  // application code: `c` is looked up again below
+                deliverAbort(stream, abort)  // application code: `c` is looked up again below
             }
             guard let c = connections.pointer(to: id) else { return }
             respond(to: why, id)

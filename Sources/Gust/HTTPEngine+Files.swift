@@ -37,9 +37,9 @@ extension HTTPEngine {
                         return .closed
                     }
                     file.pointee.remaining -= Int64(n)
-                    c.pointee.machine.writeProgressed(now: nowNanoseconds)
+                    c.pointee.machine.writeProgressed(n, now: nowNanoseconds, rules)
                 case .wouldBlock:
-                    c.pointee.machine.writeBlocked(now: nowNanoseconds)
+                    c.pointee.machine.writeBlocked(now: nowNanoseconds, rules)
                     return .blocked
                 }
             } catch {

@@ -99,7 +99,10 @@ extension HTTPEngine {
 
     /// Answers a request the server will not serve (the machine closes the connection after).
     func respond(to why: Rejection, _ id: SlotID) {
-        if case .timedOut = why {} else { counters.badRequests += 1 }
+        switch why {
+        case .timedOut, .bodyTooSlow: break
+        default: counters.badRequests += 1
+        }
         let status = HTTPStatus.predefined(why.status) ?? .badRequest
         var writer = ResponseWriter(engine: self, connection: id, answer: .serverClosing, canDefer: false, canStream: false)
         writer.send(status, contentType: .plainTextUTF8, "\(status.reason): \(why.detail)\n")

@@ -36,11 +36,11 @@ extension HTTPEngine {
                 n > 0
             else { return }
             lease.pointee.buffer.writerIndex += n
-            c.pointee.machine.bytesArrived(now: nowNanoseconds)
+            c.pointee.machine.bytesArrived(n, now: nowNanoseconds, rules)
             serveLease(id, c)
         } else {
             guard let n = readOnce(id, c, into: readBuffer, count: readBufferSize), n > 0 else { return }
-            c.pointee.machine.bytesArrived(now: nowNanoseconds)
+            c.pointee.machine.bytesArrived(n, now: nowNanoseconds, rules)
             serveReadBuffer(id, c, count: n)
         }
     }
@@ -51,7 +51,7 @@ extension HTTPEngine {
         guard let lease = c.pointee.input, lease.pointee.stream != nil else { return close(id) }
         if !lease.pointee.buffer.isEmpty { return serveLease(id, c) }  // what was kept goes first
         guard let n = readOnce(id, c, into: readBuffer, count: readBufferSize), n > 0 else { return }
-        c.pointee.machine.bytesArrived(now: nowNanoseconds)
+        c.pointee.machine.bytesArrived(n, now: nowNanoseconds, rules)
         serveReadBuffer(id, c, count: n)
     }
 

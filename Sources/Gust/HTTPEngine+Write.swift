@@ -26,11 +26,11 @@ extension HTTPEngine {
                 case .processed(let written):
                     if written < count {
                         c.pointee.output = takeOutputLease(copying: UnsafeRawBufferPointer(rebasing: bytes[written...]))
-                        c.pointee.machine.writeBlocked(now: nowNanoseconds)
+                        c.pointee.machine.writeBlocked(now: nowNanoseconds, rules)
                     }
                 case .wouldBlock:
                     c.pointee.output = takeOutputLease(copying: bytes)
-                    c.pointee.machine.writeBlocked(now: nowNanoseconds)
+                    c.pointee.machine.writeBlocked(now: nowNanoseconds, rules)
                 }
             } catch {
                 close(id)
@@ -103,7 +103,7 @@ extension HTTPEngine {
                 switch try System.write(c.pointee.fd, from: readable.baseAddress!, count: readable.count) {
                 case .processed(let written):
                     pending.pointee.readerIndex += written
-                    if written > 0 { c.pointee.machine.writeProgressed(now: nowNanoseconds) }
+                    if written > 0 { c.pointee.machine.writeProgressed(written, now: nowNanoseconds, rules) }
                 case .wouldBlock:
                     break
                 }
@@ -127,7 +127,7 @@ extension HTTPEngine {
 
     /// Output is still waiting on the socket: watch for room (the write timeout runs).
     func stillBlocked(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
-        if !c.pointee.machine.flags.contains(.writeBlocked) { c.pointee.machine.writeBlocked(now: nowNanoseconds) }
+        if !c.pointee.machine.flags.contains(.writeBlocked) { c.pointee.machine.writeBlocked(now: nowNanoseconds, rules) }
         settle(id, c)
     }
 

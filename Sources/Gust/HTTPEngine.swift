@@ -25,7 +25,7 @@ import Logging
 /// generation. What application code asks of a connection (an answer, a stream write, a resume)
 /// is queued and carried out by `+Work.swift` once the code has returned.
 ///
-/// Memory: per connection, a 72-byte slab record and one timer-wheel entry; leases only while
+/// Memory: per connection, an 80-byte slab record and one timer-wheel entry; leases only while
 /// bytes are in flight. Threading: everything here runs on the reactor's thread; nothing is
 /// shared with other reactors except the immutable route table.
 final class HTTPEngine: ReactorDelegate {
@@ -178,7 +178,8 @@ final class HTTPEngine: ReactorDelegate {
             badRequests: counters.badRequests, timeouts: counters.timeouts, inputLeases: inputLeases.leased,
             outputLeases: outputLeases.leased, cachedLeases: inputLeases.cachedCount + outputLeases.cachedCount,
             connectionRecordBytes: MemoryLayout<Connection>.stride, pendingTimers: reactor.pendingTimers,
-            asyncTasks: asyncTasks.count, handlerErrors: counters.handlerErrors, deadlinesMissed: counters.deadlinesMissed)
+            asyncTasks: asyncTasks.count, handlerErrors: counters.handlerErrors, deadlinesMissed: counters.deadlinesMissed,
+            slowClients: counters.slowClients, rateLimited: counters.rateLimited, acceptPauses: counters.acceptPauses)
     }
 }
 
@@ -197,6 +198,12 @@ struct EngineCounters {
     var handlerErrors = 0
     /// Async handlers cancelled and answered at their deadline.
     var deadlinesMissed = 0
+    /// Connections closed for sending a body, or reading output, below the minimum rate.
+    var slowClients = 0
+    /// Requests answered 429 (client over its request rate).
+    var rateLimited = 0
+    /// Times accepting paused at the connection limit or rate.
+    var acceptPauses = 0
 }
 
 extension ServerConfiguration {
@@ -205,6 +212,8 @@ extension ServerConfiguration {
         ConnectionRules(
             limits: limits, headerTimeout: headerTimeout, bodyTimeout: bodyTimeout, idleTimeout: idleTimeout,
             writeTimeout: writeTimeout, lingerTimeout: lingerTimeout, maxPipelinedRequests: maxPipelinedRequests,
-            maxRequestsPerConnection: maxRequestsPerConnection)
+            maxRequestsPerConnection: maxRequestsPerConnection,
+            minimumBodyRate: minimumBodyRate.map { DataRate(bytesPerSecond: $0.bytesPerSecond, grace: $0.grace) },
+            minimumResponseRate: minimumResponseRate.map { DataRate(bytesPerSecond: $0.bytesPerSecond, grace: $0.grace) })
     }
 }

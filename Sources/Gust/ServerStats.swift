@@ -28,6 +28,14 @@ public struct ServerStats: Sendable, CustomStringConvertible {
         public var handlerErrors: Int = 0
         /// Async handlers cancelled and answered at their deadline.
         public var deadlinesMissed: Int = 0
+        /// Connections closed for sending a body, or reading output, below the minimum rate
+        /// (also counted in `timeouts`).
+        public var slowClients: Int = 0
+        /// Requests answered 429 because their client was over its request rate.
+        public var rateLimited: Int = 0
+        /// Times the reactor stopped accepting because it held its share of `maxConnections`
+        /// or had used up its new-connection rate (waiting clients stay in the backlog).
+        public var acceptPauses: Int = 0
 
         /// Stands for a reactor that stopped before it could answer (dropped from the result).
         static let stopped = Reactor(
@@ -49,10 +57,13 @@ public struct ServerStats: Sendable, CustomStringConvertible {
     public var asyncTasks: Int { reactors.reduce(0) { $0 + $1.asyncTasks } }
     public var handlerErrors: Int { reactors.reduce(0) { $0 + $1.handlerErrors } }
     public var deadlinesMissed: Int { reactors.reduce(0) { $0 + $1.deadlinesMissed } }
+    public var slowClients: Int { reactors.reduce(0) { $0 + $1.slowClients } }
+    public var rateLimited: Int { reactors.reduce(0) { $0 + $1.rateLimited } }
+    public var acceptPauses: Int { reactors.reduce(0) { $0 + $1.acceptPauses } }
 
     public var description: String {
         "connections=\(connections) accepted=\(accepted) requests=\(requests) badRequests=\(badRequests) timeouts=\(timeouts) "
             + "inputLeases=\(inputLeases) outputLeases=\(outputLeases) asyncTasks=\(asyncTasks) handlerErrors=\(handlerErrors) "
-            + "deadlinesMissed=\(deadlinesMissed)"
+            + "deadlinesMissed=\(deadlinesMissed) slowClients=\(slowClients) rateLimited=\(rateLimited) acceptPauses=\(acceptPauses)"
     }
 }

@@ -130,6 +130,15 @@ struct TimeoutOptions: ParsableArguments {
     @Option(help: "On SIGTERM/SIGINT, how long to let requests under way finish before closing the rest.")
     var shutdownGrace = "30s"
 
+    @Option(help: "Slowest average a request body may arrive at, in bytes/s, after the grace period (408 below; 0: no minimum).")
+    var minBodyRate = 240
+
+    @Option(help: "Slowest average a client may read pending output at, in bytes/s, after the grace period (closed below; 0: no minimum).")
+    var minResponseRate = 240
+
+    @Option(help: "Grace period before the minimum rates apply, from the start of a body or of a write the client does not take.")
+    var minRateGrace = "5s"
+
     func validate() throws {
         var config = ServerConfiguration()
         try apply(to: &config)
@@ -146,6 +155,11 @@ struct TimeoutOptions: ParsableArguments {
             throw ValidationError("--blocked-reactor-warning must be at least 2ms")
         }
         config.shutdownGracePeriod = try DurationText.parse(shutdownGrace, option: "--shutdown-grace")
+        guard minBodyRate >= 0 else { throw ValidationError("--min-body-rate must not be negative") }
+        guard minResponseRate >= 0 else { throw ValidationError("--min-response-rate must not be negative") }
+        let grace = try DurationText.parse(minRateGrace, option: "--min-rate-grace")
+        config.minimumBodyRate = minBodyRate == 0 ? nil : MinimumDataRate(bytesPerSecond: minBodyRate, grace: grace)
+        config.minimumResponseRate = minResponseRate == 0 ? nil : MinimumDataRate(bytesPerSecond: minResponseRate, grace: grace)
     }
 
     /// A positive duration, or nil for "none".

@@ -72,7 +72,7 @@ final class MachineScript {
             if machine.discardedWhileLingering(bytes.count, rules) { close("lingering client sent too much") }
             return
         }
-        machine.bytesArrived(now: now)
+        machine.bytesArrived(bytes.count, now: now, rules)
         switch machine.state {
         case .idle, .readingHead, .readingBody, .streamingBody:
             kept += bytes
@@ -145,13 +145,13 @@ final class MachineScript {
     /// The socket would not take all of the output.
     func socketFull() {
         blocked = true
-        machine.writeBlocked(now: now)
+        machine.writeBlocked(now: now, rules)
         settle()
     }
 
-    /// The socket took some of the pending output.
-    func socketTookSome() {
-        machine.writeProgressed(now: now)
+    /// The socket took some (`count` bytes) of the pending output.
+    func socketTookSome(_ count: Int = 1) {
+        machine.writeProgressed(count, now: now, rules)
         settle()
     }
 

@@ -1,3 +1,4 @@
+@_spi(GustInternal) import GustCore
 /// What the machine asks for while a handler takes a body piece by piece.
 @_spi(GustInternal) public enum BodyStep {
     /// Hand this piece (pointing into the pass's bytes) to the handler, then call
@@ -78,12 +79,14 @@ extension ConnectionMachine {
     }
 
     /// Event: the handler resumed a paused body; true when delivery goes on (the driver then
-    /// hands over what it kept, and reads again).
+    /// hands over what it kept, and reads again). The time it was paused does not count
+    /// against the client: the minimum-rate measure starts again.
     public mutating func bodyResumed(now: Int64) -> Bool {
         guard _state == .bodyPaused else { return false }
         _flags.remove(.peerFinished)  // reading resumes, and will meet the end of the stream
         _state = .streamingBody
         _since = now
+        _rateDeadline = 0
         return true
     }
 }

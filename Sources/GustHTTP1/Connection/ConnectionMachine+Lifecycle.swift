@@ -1,3 +1,4 @@
+@_spi(GustInternal) import GustCore
 /// What a connection wants its descriptor watched for.
 @_spi(GustInternal) public enum Interest: UInt8, Sendable {
     /// Requests, body bytes, or a lingering client's last bytes.
@@ -32,6 +33,11 @@
     case write
     /// A lingering close to finish. Closed.
     case linger
+    /// A request body arriving slower than the minimum body rate. 408, then close.
+    case slowBody
+    /// A client reading the output slower than the minimum response rate. Closed, everything
+    /// freed.
+    case slowRead
 }
 
 /// What a fired timer comes to.
@@ -55,20 +61,29 @@
 extension ConnectionMachine {
     // MARK: Output
 
-    /// Event: output stayed behind (the socket is full); the write timeout runs from `now`.
-    public mutating func writeBlocked(now: Int64) {
+    /// Event: output stayed behind (the socket is full); the write timeout runs from `now`, and
+    /// the client's reading is timed against the minimum response rate (from the first block).
+    public mutating func writeBlocked(now: Int64, _ rules: ConnectionRules) {
+        if !_flags.contains(.writeBlocked), let rate = rules.minimumResponseRate {
+            _rateDeadline = now.addingSaturating(rate.grace)
+        }
         _flags.insert(.writeBlocked)
         _since = now
     }
 
-    /// Event: some of the output went out; the write timeout starts again.
-    public mutating func writeProgressed(now: Int64) {
+    /// Event: `count` bytes of the output went out; the write timeout starts again, and a
+    /// blocked transfer earns time at the minimum rate.
+    public mutating func writeProgressed(_ count: Int, now: Int64, _ rules: ConnectionRules) {
         _since = now
+        if _flags.contains(.writeBlocked), let rate = rules.minimumResponseRate {
+            _rateDeadline = _rateDeadline.addingSaturating(rate.credit(count))
+        }
     }
 
     /// Event: every pending byte is out.
     public mutating func writeDrained() {
         _flags.remove(.writeBlocked)
+        _rateDeadline = 0  // a body being read starts its own measure with its next bytes
     }
 
     // MARK: Watching and timing
@@ -91,11 +106,18 @@ extension ConnectionMachine {
     /// `requestsBuffered`: the driver holds bytes of requests not served yet.
     public func currentWait(_ rules: ConnectionRules) -> (wait: ConnectionWait, deadline: Int64)? {
         if _state == .lingering { return (.linger, _since &+ rules.lingerTimeout) }
-        if _flags.contains(.writeBlocked) { return (.write, _since &+ rules.writeTimeout) }
+        if _flags.contains(.writeBlocked) {
+            let stall = _since &+ rules.writeTimeout
+            if rules.minimumResponseRate != nil, _rateDeadline != 0, _rateDeadline < stall { return (.slowRead, _rateDeadline) }
+            return (.write, stall)
+        }
         switch _state {
         case .idle: return _requests == 0 ? (.header, _since &+ rules.headerTimeout) : (.idle, _since &+ rules.idleTimeout)
         case .readingHead: return (.header, _since &+ rules.headerTimeout)
-        case .readingBody, .streamingBody: return (.body, _since &+ rules.bodyTimeout)
+        case .readingBody, .streamingBody:
+            let stall = _since &+ rules.bodyTimeout
+            if rules.minimumBodyRate != nil, _rateDeadline != 0, _rateDeadline < stall { return (.slowBody, _rateDeadline) }
+            return (.body, stall)
         default: return nil
         }
     }
@@ -132,7 +154,7 @@ extension ConnectionMachine {
         guard let (wait, deadline) = currentWait(rules) else { return .rearm(.keep) }
         if deadline > now { return .rearm(slowTimerChange(rules)) }
         switch wait {
-        case .idle, .linger, .write:
+        case .idle, .linger, .write, .slowRead:
             return .close(wait)
         case .header where _state == .idle:
             return .close(.header)  // not one byte of a request: nothing to answer
@@ -140,6 +162,10 @@ extension ConnectionMachine {
             _state = .closing
             _flags.insert(.lingerOnClose)
             return .requestTimeout(.timedOut(head: wait == .header))
+        case .slowBody:
+            _state = .closing
+            _flags.insert(.lingerOnClose)
+            return .requestTimeout(.bodyTooSlow(bytesPerSecond: Int(rules.minimumBodyRate?.bytesPerSecond ?? 0)))
         }
     }
 

@@ -1,13 +1,23 @@
+@_spi(GustInternal) import GustCore
 extension ConnectionMachine {
-    /// Event: bytes arrived (before the pass over them). A new request's head is timed from its
-    /// first byte, except a new connection's first (timed from the accept); more bytes of a
-    /// head do not restart the header timeout (slowloris); body bytes restart the body timeout.
-    @inlinable @inline(__always) public mutating func bytesArrived(now: Int64) {
+    /// Event: `count` bytes arrived (before the pass over them). A new request's head is timed
+    /// from its first byte, except a new connection's first (timed from the accept); more bytes
+    /// of a head do not restart the header timeout (slowloris); body bytes restart the body
+    /// timeout and earn time against the minimum body rate (whose measure starts with them if
+    /// it had not).
+    @inlinable @inline(__always) public mutating func bytesArrived(_ count: Int, now: Int64, _ rules: ConnectionRules) {
         switch _state {
         case .idle: if _requests > 0 { _since = now }
-        case .readingBody, .streamingBody: _since = now
+        case .readingBody, .streamingBody:
+            _since = now
+            if let rate = rules.minimumBodyRate, !_flags.contains(.writeBlocked) { bodyBytesArrived(count, now: now, rate) }
         default: break
         }
+    }
+
+    @usableFromInline mutating func bodyBytesArrived(_ count: Int, now: Int64, _ rate: DataRate) {
+        if _rateDeadline == 0 { _rateDeadline = now.addingSaturating(rate.grace) }
+        _rateDeadline = _rateDeadline.addingSaturating(rate.credit(count))
     }
 
     /// Parses the next request of the pass. State: `idle`, `readingHead` or `readingBody`.
@@ -59,7 +69,11 @@ extension ConnectionMachine {
         }
         switch parser.pointee.readBody(pass.rest, maxBodyBytes: policy.limit) {
         case .needMore(let keep):
-            _state = .readingBody
+            if _state != .readingBody {
+                // The body's measure against the minimum rate starts now (a grace ahead).
+                _rateDeadline = rules.minimumBodyRate.map { now.addingSaturating($0.grace) } ?? 0
+                _state = .readingBody
+            }
             return .needMore(keep: keep, sendContinue: continueIsDue(parser))
         case .tooLarge:
             return reject(.bodyTooLarge(limit: policy.limit))
@@ -167,6 +181,7 @@ extension ConnectionMachine {
         pass.offset += pass.pendingLength
         pass.pendingLength = 0
         _state = .streamingBody
+        _rateDeadline = 0  // measured from the body's first bytes
         return .takeBody(sendContinue: continueIsDue(pass.parser))
     }
 }

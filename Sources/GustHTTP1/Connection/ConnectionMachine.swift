@@ -31,7 +31,7 @@
 /// answer; a body taken piece by piece goes through `nextBodyPiece` and `pieceDelivered`.
 ///
 /// Threading: a value inside the connection's record, touched by its reactor only.
-/// Cost: 32 bytes; every method is a few compares and stores (parsing aside).
+/// Cost: 40 bytes; every method is a few compares and stores (parsing aside).
 @_spi(GustInternal) public struct ConnectionMachine: Sendable {
     public enum State: UInt8, Sendable {
         case idle, readingHead, readingBody, streamingBody, bodyPaused
@@ -74,6 +74,11 @@
     @usableFromInline var _discarded: UInt32 = 0
     @usableFromInline var _since: Int64
     @usableFromInline var _timerAt: Int64 = 0
+    /// The minimum-data-rate deadline of the transfer under way (0: none started): while output
+    /// is blocked, the instant by which the client must have read what it was sent at the
+    /// minimum response rate; while a body arrives, likewise for the body. It starts a grace
+    /// period ahead and each byte that moves pushes it later by 1/rate seconds.
+    @usableFromInline var _rateDeadline: Int64 = 0
 
     public var state: State { _state }
     public var flags: Flags { _flags }
@@ -89,6 +94,8 @@
     public var since: Int64 { _since }
     /// When the armed timer fires (meaningful with `.timerArmed`).
     public var timerAt: Int64 { _timerAt }
+    /// The minimum-data-rate deadline of the body or the blocked output under way (0: none).
+    public var rateDeadline: Int64 { _rateDeadline }
 
     /// A new connection, accepted at `now`: its first request's head is due within the header
     /// timeout from the accept.
@@ -163,6 +170,12 @@
     public var maxRequestsPerConnection: Int
     /// The most bytes a lingering connection may send before it is closed outright.
     public var lingerByteBudget: Int
+    /// The slowest a request body may arrive, on average, once its grace period is over (408
+    /// and close below it); nil for no minimum.
+    public var minimumBodyRate: DataRate?
+    /// The slowest a client may read output the server is holding for it, on average, once its
+    /// grace period is over (closed below it); nil for no minimum.
+    public var minimumResponseRate: DataRate?
 
     /// The longest timeout kept (about 73 years): a deadline is `since + timeout`, and `since`
     /// is a monotonic reading far below this.
@@ -171,7 +184,8 @@
     public init(
         limits: RequestLimits = RequestLimits(), headerTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(30),
         idleTimeout: Duration = .seconds(60), writeTimeout: Duration = .seconds(30), lingerTimeout: Duration = .seconds(2),
-        maxPipelinedRequests: Int = 64, maxRequestsPerConnection: Int = 0, lingerByteBudget: Int = 1 << 20
+        maxPipelinedRequests: Int = 64, maxRequestsPerConnection: Int = 0, lingerByteBudget: Int = 1 << 20,
+        minimumBodyRate: DataRate? = nil, minimumResponseRate: DataRate? = nil
     ) {
         func clamp(_ d: Duration) -> Int64 { min(max(d.nanoseconds, 1), Self.maximumTimeout) }
         self.limits = limits
@@ -183,5 +197,29 @@
         self.maxPipelinedRequests = max(1, maxPipelinedRequests)
         self.maxRequestsPerConnection = max(0, maxRequestsPerConnection)
         self.lingerByteBudget = max(0, lingerByteBudget)
+        self.minimumBodyRate = minimumBodyRate
+        self.minimumResponseRate = minimumResponseRate
+    }
+}
+
+/// A minimum data rate: `bytesPerSecond` on average, enforced once `grace` has passed since
+/// the transfer began (Kestrel's defaults are 240 bytes/s after 5 s). A transfer is a request
+/// body, or a stretch of time during which the socket does not take the server's output.
+@_spi(GustInternal) public struct DataRate: Sendable, Equatable {
+    public var bytesPerSecond: Int64
+    /// Nanoseconds.
+    public var grace: Int64
+
+    public init(bytesPerSecond: Int, grace: Duration) {
+        self.bytesPerSecond = Int64(max(1, bytesPerSecond))
+        self.grace = min(max(grace.nanoseconds, 0), ConnectionRules.maximumTimeout)
+    }
+
+    /// How much later the deadline moves for `bytes` more (nanoseconds, saturating).
+    @inlinable public func credit(_ bytes: Int) -> Int64 {
+        let n = Int64(max(0, bytes))
+        let whole = (n / bytesPerSecond).multipliedReportingOverflow(by: 1_000_000_000)
+        if whole.overflow { return ConnectionRules.maximumTimeout }
+        return min(whole.partialValue &+ (n % bytesPerSecond) * 1_000_000_000 / bytesPerSecond, ConnectionRules.maximumTimeout)
     }
 }

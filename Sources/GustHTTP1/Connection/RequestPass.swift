@@ -61,6 +61,8 @@
     case malformedBody(ChunkedError)
     /// The head or the body did not arrive in time: 408.
     case timedOut(head: Bool)
+    /// The body arrived slower than the minimum rate: 408.
+    case bodyTooSlow(bytesPerSecond: Int)
 
     public var status: Int {
         switch self {
@@ -68,7 +70,7 @@
         case .methodNotImplemented: 501
         case .bodyTooLarge: 413
         case .malformedBody: 400
-        case .timedOut: 408
+        case .timedOut, .bodyTooSlow: 408
         }
     }
 
@@ -79,6 +81,7 @@
         case .bodyTooLarge(let limit): "body larger than \(limit) bytes"
         case .malformedBody(let e): e.description
         case .timedOut(let head): head ? "request head not received in time" : "request body not received in time"
+        case .bodyTooSlow(let rate): "request body arrived slower than \(rate) bytes/s"
         }
     }
 }
