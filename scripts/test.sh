@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: Swift unit and in-process server tests (the Examples/ItemsAPI app's
 # included), the compile tests, then the real-client tests
-# (curl, Python http.client and requests, raw sockets, wrk) against the `gust` binary, a
+# (curl, Python http.client and requests, raw sockets, wrk, slowhttptest) against the `gust` binary, a
 # differential test against llhttp (Python's httptools), then the libFuzzer harnesses for a
 # bounded time (FUZZ_SECONDS each, default 30). Installs what the tests need first (curl, wrk,
-# pytest, requests, httptools); a missing tool is an error, never a skip.
+# slowhttptest, pytest, requests, httptools); a missing tool is an error, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +18,7 @@ apt_install() {
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v slowhttptest >/dev/null 2>&1 || missing+=(slowhttptest)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "test.sh: installing ${missing[*]}"
@@ -33,7 +34,7 @@ pip_install() {  # module package [debian-package]
 pip_install pytest pytest python3-pytest
 pip_install requests requests python3-requests
 pip_install httptools httptools python3-httptools
-for tool in curl wrk; do command -v "$tool" >/dev/null || { echo "test.sh: $tool is required" >&2; exit 1; }; done
+for tool in curl wrk slowhttptest; do command -v "$tool" >/dev/null || { echo "test.sh: $tool is required" >&2; exit 1; }; done
 for module in pytest requests httptools; do
     python3 -c "import $module" || { echo "test.sh: Python's $module is required" >&2; exit 1; }
 done

@@ -42,6 +42,13 @@ int cgust_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
 int cgust_accept4(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
 
+int cgust_accept4_peer(int fd, void *address, uint32_t *length) {
+    socklen_t n = *length;
+    int r = accept4(fd, (struct sockaddr *)address, &n, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    *length = n;
+    return r;
+}
+
 int cgust_tcp_socket(int domain) { return socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); }
 
 int cgust_timerfd_create(void) { return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC); }

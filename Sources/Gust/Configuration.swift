@@ -18,6 +18,28 @@ public struct ServerConfiguration: Sendable {
     /// The most connections one reactor holds; past it, new connections are closed at once.
     /// Default: the process's descriptor limit.
     public var maxConnectionsPerReactor: Int = System.fileDescriptorLimit()
+    /// The most connections the process holds open, shared evenly by its reactors (each takes
+    /// `maxConnections / reactors`, rounded up). A reactor holding its share stops accepting
+    /// until one of its connections closes: new clients wait in the kernel's listen backlog
+    /// (connected as far as TCP goes, not yet read), and once that is full the kernel drops
+    /// their SYNs and they retry. Nobody is refused or reset; memory stays bounded by the
+    /// backlog. Logged at most every 10 s per reactor; counted in `ServerStats.acceptPauses`.
+    /// nil (default): only `maxConnectionsPerReactor` and the descriptor limit bound it.
+    public var maxConnections: Int? = nil
+    /// New connections accepted per second (a token bucket shared evenly by the reactors).
+    /// Past it, accepting pauses until the next token is due; clients wait in the backlog as
+    /// above. nil (default): no limit.
+    public var connectionRate: RateLimit? = nil
+    /// Requests per second from one client address (an IPv4 address, or an IPv6 /64), over all
+    /// its connections and reactors. Past it, the request is answered `429 Too Many Requests`
+    /// with `Retry-After` (seconds until a token is due) before any handler runs; a request
+    /// with a body is answered at its head and the connection closes after (the body is not
+    /// read). nil (default): no limit.
+    public var requestRatePerClient: RateLimit? = nil
+    /// Client addresses `requestRatePerClient` keeps track of at once (16 bytes each, fixed
+    /// at start). A client whose bucket has refilled needs no entry; when a neighbourhood of
+    /// the table is full, the client closest to a full bucket is forgotten. Default 65,536.
+    public var rateLimitedClients: Int = 65536
     /// Bytes of the per-reactor read buffer that every read lands in. Default 64 KiB.
     public var readBufferSize: Int = 64 * 1024
     /// Initial size of the buffer a connection leases while it holds a partial request; it grows
@@ -104,11 +126,31 @@ public struct ServerConfiguration: Sendable {
             guard rate.bytesPerSecond >= 1 else { throw ConfigurationError("\(name).bytesPerSecond must be positive") }
             guard rate.grace >= .zero else { throw ConfigurationError("\(name).grace must not be negative") }
         }
+        if let maxConnections, maxConnections < 1 { throw ConfigurationError("maxConnections must be positive") }
+        for (name, limit) in [("connectionRate", connectionRate), ("requestRatePerClient", requestRatePerClient)] {
+            guard let limit else { continue }
+            guard limit.perSecond > 0 && limit.perSecond.isFinite else { throw ConfigurationError("\(name).perSecond must be positive") }
+            guard limit.burst >= 1 else { throw ConfigurationError("\(name).burst must be at least 1") }
+        }
+        guard rateLimitedClients >= 1 && rateLimitedClients <= 1 << 26 else {
+            throw ConfigurationError("rateLimitedClients must be 1...\(1 << 26)")
+        }
         guard maxRequestsPerConnection >= 0 else { throw ConfigurationError("maxRequestsPerConnection must not be negative") }
         guard maxPipelinedRequests >= 1 else { throw ConfigurationError("maxPipelinedRequests must be at least 1") }
         guard serverName.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7f }) else {
             throw ConfigurationError("serverName must not contain control characters")
         }
+    }
+}
+
+/// A rate as a token bucket: `perSecond` on average, up to `burst` at once after a quiet spell.
+public struct RateLimit: Sendable, Equatable {
+    public var perSecond: Double
+    public var burst: Int
+
+    public init(perSecond: Double, burst: Int) {
+        self.perSecond = perSecond
+        self.burst = burst
     }
 }
 

@@ -4,7 +4,8 @@
 
 extension HTTPEngine {
     /// Accepts up to 64 pending connections (the rest wait for the next loop iteration, so one
-    /// flood cannot starve the connections already open).
+    /// flood cannot starve the connections already open), within the admission limits
+    /// (`HTTPEngine+Admission`: past them, accepting pauses and clients wait in the backlog).
     ///
     /// Out of descriptors (EMFILE, ENFILE) or out of slots, the engine stops accepting for
     /// 100 ms instead of spinning on a listener that stays readable; waiting clients stay in
@@ -12,9 +13,12 @@ extension HTTPEngine {
     func acceptConnections() {
         guard !draining, let listener else { return }
         for _ in 0..<64 {
+            guard mayAccept() else { return }
             let fd: Int32
+            var client = ClientKey.local
             do {
-                switch try listener.accept() {
+                let result = clientKeys == nil ? try listener.accept() : try System.accept(listener.fd, peer: &client)
+                switch result {
                 case .processed(let accepted): fd = accepted
                 case .wouldBlock: return
                 }
@@ -26,7 +30,7 @@ extension HTTPEngine {
                 continue  // ECONNABORTED and the like: that client is gone, try the next
             }
             System.setNoDelay(fd)
-            if case .full = adopt(fd) {
+            if case .full = adopt(fd, client: client) {
                 pauseAccepting()
                 return
             }
@@ -38,7 +42,7 @@ extension HTTPEngine {
     /// Makes the non-blocking connected socket `fd` one of this engine's connections (from
     /// `accept`, or handed over in process). The descriptor is closed if it cannot be.
     @discardableResult
-    func adopt(_ fd: Int32) -> Adoption {
+    func adopt(_ fd: Int32, client: ClientKey = .local) -> Adoption {
         guard let (id, c) = connections.insert(Connection(fd: fd, now: nowNanoseconds)) else {
             System.close(fd)
             counters.rejected += 1
@@ -51,20 +55,10 @@ extension HTTPEngine {
             connections.remove(id)
             return .failed
         }
+        clientKeys?[Int(id.index)] = client
         counters.accepted += 1
         // The first request's head is due within the header timeout.
         apply(c.pointee.machine.timerChange(rules), id, c)
         return .adopted
-    }
-
-    func pauseAccepting() {
-        guard !acceptPaused, let listener else { return }
-        acceptPaused = true
-        try? reactor.modify(listener.fd, interest: [], token: Self.listenerToken)
-        reactor.schedule(after: .milliseconds(100)) { [unowned self] in
-            acceptPaused = false
-            guard !draining else { return }
-            try? reactor.modify(listener.fd, interest: .readable, token: Self.listenerToken)
-        }
     }
 }

@@ -25,9 +25,11 @@ extension HTTPEngine {
     /// released first (any later event, timer or queued work for this ID finds nothing), then
     /// everything the connection held, then the descriptor, last and exactly once. A handler
     /// streaming the body hears `reason` afterwards (queued: no application code runs here).
-    func close(_ id: SlotID, reason: BodyAbort = .clientGone) {
+    /// `reset`: an abortive close (RST): the kernel discards unsent output at once.
+    func close(_ id: SlotID, reason: BodyAbort = .clientGone, reset: Bool = false) {
         guard let (fd, orphan) = removeRecord(id) else { return }
         counters.closed += 1
+        if reset { System.setLingerZero(fd) }
         System.close(fd)
         if let orphan { enqueue(.abort(orphan, reason)) }
     }
@@ -52,6 +54,7 @@ extension HTTPEngine {
         if let stream = responseStreams.removeValue(forKey: id.packed) { stream.connectionClosed() }
         pendingUpgrades.removeValue(forKey: id.packed)
         if !asyncTasks.isEmpty { dropAsyncTask(id) }
+        connectionSlotFreed()
         return (record.fd, orphan)
     }
 

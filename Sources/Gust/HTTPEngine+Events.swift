@@ -53,7 +53,9 @@ extension HTTPEngine {
         case .close(let wait):
             if wait != .linger { counters.timeouts += 1 }
             if wait == .slowRead { counters.slowClients += 1 }
-            close(id)
+            // A client that does not read: reset, so that the kernel drops what it still holds
+            // for it too (a plain close would keep sending it, as an orphan, for minutes).
+            close(id, reset: wait == .write || wait == .slowRead)
         case .requestTimeout(let why):
             counters.timeouts += 1
             var abort = BodyAbort.timedOut

@@ -21,6 +21,8 @@ extension HTTPEngine {
                 if case .route(let index) = match.pointee.outcome {
                     watch.tag.store(index, ordering: .relaxed)  // for the watchdog (a plain store)
                     try routes.handler(index)(request, &writer)
+                } else if case .overRate = match.pointee.outcome {
+                    answerOverRate(&writer, request, client: clientKeys?[Int(id.index)] ?? .local)
                 } else {
                     watch.tag.store(ReactorWatchdog.fallbackTag, ordering: .relaxed)
                     try routes.fallback(request, &writer)  // 404 or 405, inside the router's middleware

@@ -53,6 +53,12 @@ extension HTTPEngine {
             let options = routes.options[index]
             policy = BodyPolicy(limit: options.maxBodyBytes ?? policy.limit, streams: options.body == .stream)
         }
+        if let wait = clientOverRate(id) {
+            // Answered at the head, before any handler; a body is not read (the answer closes).
+            rateLimitedWait = wait
+            match.outcome = .overRate
+            policy = BodyPolicy(limit: Int.max, streams: true)
+        }
         let invocation: Invocation
         switch c.pointee.machine.routed(&pass, policy, rules, now: nowNanoseconds) {
         case .invoke(let i):

@@ -60,7 +60,14 @@ final class HTTPEngine: ReactorDelegate {
     var inputLeases = LeasePool<InputLease>(maximumCached: HTTPEngine.maximumCachedLeases, warmCount: HTTPEngine.warmCachedLeases)
     var outputLeases = LeasePool<ByteBuffer>(maximumCached: HTTPEngine.maximumCachedLeases, warmCount: HTTPEngine.warmCachedLeases)
     var fileLeases = LeasePool<FileTransfer>(maximumCached: HTTPEngine.maximumCachedLeases, warmCount: HTTPEngine.warmCachedLeases)
-    var acceptPaused = false
+    /// Why accepting is paused (`HTTPEngine+Admission`); the listener is watched only when none.
+    var acceptBlocks: AcceptBlocks = []
+    /// Connection limits, rates and their logging (`HTTPEngine+Admission`).
+    var admission: Admission
+    /// Each connection's client, by slot index: kept only when a per-client rate is set.
+    let clientKeys: UnsafeMutablePointer<ClientKey>?
+    /// How long the client of the request being answered 429 must wait (nanoseconds).
+    var rateLimitedWait: Int64 = 0
     /// Draining: not accepting; every connection closes after its exchange under way.
     var draining = false
     // Touched on every request, by this reactor's thread only: no dynamic exclusivity checks.
@@ -108,7 +115,10 @@ final class HTTPEngine: ReactorDelegate {
     /// Leases kept cached after a burst is over.
     static let warmCachedLeases = 16
 
-    init(reactor: Reactor, listener: Listener?, routes: RouteTable, configuration: ServerConfiguration) {
+    init(
+        reactor: Reactor, listener: Listener?, routes: RouteTable, configuration: ServerConfiguration,
+        clientLimiter: ClientRateLimiter? = nil
+    ) {
         self.reactor = reactor
         reactorID = reactor.id
         handle = reactor.handle
@@ -135,6 +145,14 @@ final class HTTPEngine: ReactorDelegate {
         logger = configuration.logger
         logging = LoggerBox(configuration.logger)
         watch = reactor.handle.watch
+        admission = Admission(configuration, clients: clientLimiter)
+        if clientLimiter != nil {
+            // Virtual memory for every slot; pages are touched only as slots are used.
+            let keys = UnsafeMutablePointer<ClientKey>.allocate(capacity: configuration.maxConnectionsPerReactor)
+            clientKeys = keys
+        } else {
+            clientKeys = nil
+        }
         maximumBodyBytes = routes.options.reduce(configuration.limits.maxBodyBytes) { max($0, $1.maxBodyBytes ?? 0) }
         if let listener {
             do {
@@ -146,6 +164,7 @@ final class HTTPEngine: ReactorDelegate {
     }
 
     deinit {
+        clientKeys?.deallocate()
         readBuffer.deallocate()
         output.deinitialize(count: 1)
         output.deallocate()

@@ -8,6 +8,8 @@
         /// The path matched a node with handlers, but none for this method.
         case methodNotAllowed(node: Int)
         case notFound
+        /// Not routed: the client is over its request rate (answered 429 by the engine).
+        case overRate
     }
 
     public internal(set) var outcome: Outcome = .notFound

@@ -101,7 +101,7 @@ public final class Router: RouteBuilder {
             case .methodNotAllowed(let node):
                 response.header("Allow", request.routes.allowValues[node])
                 response.send(.methodNotAllowed, "Method Not Allowed\n")
-            case .notFound, .route:
+            case .notFound, .route, .overRate:
                 if let notFound {
                     try notFound(request, &response)
                 } else {

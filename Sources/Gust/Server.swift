@@ -48,8 +48,11 @@ public final class Server: Sendable {
                 let group = try ReactorGroup(count: configuration.reactors)
                 let routes = self.routes
                 let bound = listeners
+                let limiter = makeClientLimiter()
                 group.start { reactor in
-                    HTTPEngine(reactor: reactor, listener: bound[reactor.id], routes: routes, configuration: configuration)
+                    HTTPEngine(
+                        reactor: reactor, listener: bound[reactor.id], routes: routes, configuration: configuration,
+                        clientLimiter: limiter)
                 }
                 running = Running(group: group, listeners: listeners, port: listeners[0].port, watchdog: makeWatchdog(group))
             } catch {
@@ -57,6 +60,11 @@ public final class Server: Sendable {
                 throw error
             }
         }
+    }
+
+    /// The per-client request-rate table the reactors share, if a rate is set.
+    func makeClientLimiter() -> ClientRateLimiter? {
+        configuration.requestRatePerClient.map { ClientRateLimiter(limit: $0, clients: configuration.rateLimitedClients) }
     }
 
     func makeWatchdog(_ group: ReactorGroup) -> ReactorWatchdog? {
@@ -74,8 +82,9 @@ public final class Server: Sendable {
             let configuration = self.configuration
             let group = try ReactorGroup(count: configuration.reactors)
             let routes = self.routes
+            let limiter = makeClientLimiter()
             group.start { reactor in
-                HTTPEngine(reactor: reactor, listener: nil, routes: routes, configuration: configuration)
+                HTTPEngine(reactor: reactor, listener: nil, routes: routes, configuration: configuration, clientLimiter: limiter)
             }
             running = Running(group: group, listeners: [], port: 0, watchdog: makeWatchdog(group))
         }

@@ -274,6 +274,17 @@ public struct SystemError: Error, Sendable, CustomStringConvertible, Equatable {
         try nonBlocking("accept4") { cgust_accept4(fd) }
     }
 
+    /// `accept4(2)` with SOCK_NONBLOCK | SOCK_CLOEXEC, also giving the peer's `ClientKey`.
+    public static func accept(_ fd: Int32, peer: inout ClientKey) throws(SystemError) -> IOResult<Int32> {
+        var storage = sockaddr_storage()
+        var length = UInt32(MemoryLayout<sockaddr_storage>.size)
+        let result = try withUnsafeMutableBytes(of: &storage) { (raw) throws(SystemError) -> IOResult<Int32> in
+            try nonBlocking("accept4") { cgust_accept4_peer(fd, raw.baseAddress, &length) }
+        }
+        if case .processed = result { peer = ClientKey(storage) }
+        return result
+    }
+
     /// The port a socket is bound to (IPv4 or IPv6).
     public static func localPort(_ fd: Int32) throws(SystemError) -> Int {
         var storage = sockaddr_storage()

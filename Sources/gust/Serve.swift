@@ -25,6 +25,9 @@ struct Serve: ParsableCommand {
     @OptionGroup(title: "Limits")
     var limits: LimitOptions
 
+    @OptionGroup(title: "Admission")
+    var admission: AdmissionOptions
+
     @OptionGroup(title: "Timeouts")
     var timeouts: TimeoutOptions
 
@@ -42,6 +45,7 @@ struct Serve: ParsableCommand {
         config.maxRequestsPerConnection = limits.maxRequestsPerConnection
         config.maxPipelinedRequests = limits.maxPipelined
         try timeouts.apply(to: &config)
+        try admission.apply(to: &config)
         let router = DemoApp.makeRouter()
         if let staticDir {
             do {
@@ -104,6 +108,51 @@ struct LimitOptions: ParsableArguments {
         RequestLimits(
             maxRequestLineBytes: maxRequestLine, maxHeaderBytes: maxHeaderBytes, maxHeaderCount: maxHeaders,
             maxBodyBytes: maxBody)
+    }
+}
+
+/// Admission control: how many connections, how fast, how many requests per client.
+struct AdmissionOptions: ParsableArguments {
+    @Option(help: "Most open connections for the process (past it, new clients wait in the listen backlog).")
+    var maxConnections: Int?
+
+    @Option(help: "Listen backlog per listener (the kernel caps it at net.core.somaxconn).")
+    var backlog = ServerConfiguration().backlog
+
+    @Option(help: "New connections accepted per second, as RATE or RATE:BURST (past it, accepting pauses).")
+    var connectionRate: String?
+
+    @Option(help: "Requests per second from one client address, as RATE or RATE:BURST (past it, 429 with Retry-After).")
+    var clientRequestRate: String?
+
+    func validate() throws {
+        var config = ServerConfiguration()
+        try apply(to: &config)
+    }
+
+    func apply(to config: inout ServerConfiguration) throws {
+        guard (1...Int(Int32.max)).contains(backlog) else { throw ValidationError("--backlog must be positive") }
+        config.backlog = backlog
+        if let maxConnections {
+            guard maxConnections >= 1 else { throw ValidationError("--max-connections must be positive") }
+            config.maxConnections = maxConnections
+        }
+        if let connectionRate { config.connectionRate = try Self.rate(connectionRate, "--connection-rate") }
+        if let clientRequestRate { config.requestRatePerClient = try Self.rate(clientRequestRate, "--client-request-rate") }
+    }
+
+    /// "RATE" (a burst of one second's worth) or "RATE:BURST".
+    static func rate(_ text: String, _ option: String) throws -> RateLimit {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let perSecond = Double(parts[0]), perSecond > 0, perSecond.isFinite, perSecond <= 1e9 else {
+            throw ValidationError("\(option) must be RATE or RATE:BURST with a positive RATE per second, not '\(text)'")
+        }
+        var burst = max(1, Int(perSecond.rounded(.up)))
+        if parts.count == 2 {
+            guard let b = Int(parts[1]), b >= 1 else { throw ValidationError("\(option): BURST must be a positive integer, not '\(parts[1])'") }
+            burst = b
+        }
+        return RateLimit(perSecond: perSecond, burst: burst)
     }
 }
 

@@ -23,10 +23,25 @@ final class TestClient {
         }
     }
 
-    init(port: Int, timeoutSeconds: Int = 10, receiveBuffer: Int32? = nil) throws {
+    /// `source`: the loopback address to connect from (127.0.0.x), for per-client limits.
+    init(port: Int, timeoutSeconds: Int = 10, receiveBuffer: Int32? = nil, source: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         if var size = receiveBuffer {
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                let error = errno
+                Glibc.close(fd)
+                fd = -1
+                throw Failure(description: "bind to \(source) failed: errno \(error)")
+            }
         }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

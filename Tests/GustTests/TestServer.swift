@@ -69,8 +69,8 @@ final class TestServer {
 
     deinit { server.shutdown() }
 
-    func client(receiveBuffer: Int32? = nil) throws -> TestClient {
-        try TestClient(port: port, receiveBuffer: receiveBuffer)
+    func client(receiveBuffer: Int32? = nil, source: String? = nil) throws -> TestClient {
+        try TestClient(port: port, receiveBuffer: receiveBuffer, source: source)
     }
 
     /// Polls the reactors until no connection and no lease is left (or 5 s pass).

@@ -47,6 +47,9 @@ int cgust_epoll_wait(int epfd, void *events, int max, int timeout_ms);
 int cgust_eventfd(void);
 /// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC.
 int cgust_accept4(int fd);
+/// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC, filling in the peer's address (`*length` bytes of
+/// room in, the address's length out).
+int cgust_accept4_peer(int fd, void *address, uint32_t *length);
 /// A TCP socket, non-blocking and close-on-exec.
 int cgust_tcp_socket(int domain);
 /// CPUs in this process's affinity mask (0 if it cannot be read).

@@ -1,0 +1,152 @@
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustHTTP1
+@_spi(GustInternal) import GustIO
+
+/// Why a reactor is not accepting: it watches its listener only while none holds.
+struct AcceptBlocks: OptionSet {
+    var rawValue: UInt8
+    /// Out of descriptors or slots: retried after 100 ms.
+    static let exhausted = AcceptBlocks(rawValue: 1)
+    /// Holding its share of `maxConnections`: until one of its connections closes.
+    static let atLimit = AcceptBlocks(rawValue: 2)
+    /// Out of new-connection tokens (`connectionRate`): until the next is due.
+    static let rate = AcceptBlocks(rawValue: 4)
+}
+
+/// Admission limits the operator sets, as one reactor applies them.
+struct Admission {
+    /// This reactor's share of `maxConnections` (`Int.max`: none).
+    var connectionShare = Int.max
+    /// This reactor's share of `connectionRate`, and its bucket's arrival time.
+    var connectionRate: GCRA?
+    var connectionTAT: Int64 = 0
+    /// Per-client request rate, shared by every reactor of the process.
+    var clients: ClientRateLimiter?
+    /// Warnings are logged at most this often per kind; what happened meanwhile is counted.
+    static let logInterval: Int64 = 10_000_000_000
+    var lastLimitLog = Int64.min
+    var lastRateLog = Int64.min
+    var last429Log = Int64.min
+    var unloggedPauses = 0
+    var unlogged429s = 0
+
+    init(_ configuration: ServerConfiguration, clients: ClientRateLimiter?) {
+        let reactors = configuration.reactors
+        /// An even share, rounded up (and no overflow for `Int.max`).
+        func share(_ n: Int) -> Int { n / reactors + (n % reactors == 0 ? 0 : 1) }
+        if let max = configuration.maxConnections { connectionShare = share(max) }
+        if let rate = configuration.connectionRate {
+            connectionRate = GCRA(perSecond: rate.perSecond / Double(reactors), burst: share(rate.burst))
+        }
+        self.clients = clients
+    }
+}
+
+extension HTTPEngine {
+    // MARK: Watching the listener
+
+    /// Stops watching the listener for `reason` (the backlog holds new clients meanwhile).
+    func blockAccepting(_ reason: AcceptBlocks) {
+        let wasOpen = acceptBlocks.isEmpty
+        acceptBlocks.insert(reason)
+        guard wasOpen, !draining, let listener else { return }
+        try? reactor.modify(listener.fd, interest: [], token: Self.listenerToken)
+    }
+
+    /// `reason` no longer holds: watch the listener again if nothing else blocks it.
+    func unblockAccepting(_ reason: AcceptBlocks) {
+        guard acceptBlocks.contains(reason) else { return }
+        acceptBlocks.remove(reason)
+        guard acceptBlocks.isEmpty, !draining, let listener else { return }
+        try? reactor.modify(listener.fd, interest: .readable, token: Self.listenerToken)
+    }
+
+    /// Out of descriptors or slots: stop accepting for 100 ms instead of spinning on a
+    /// listener that stays readable.
+    func pauseAccepting() {
+        guard !acceptBlocks.contains(.exhausted) else { return }
+        blockAccepting(.exhausted)
+        reactor.schedule(after: .milliseconds(100)) { [unowned self] in unblockAccepting(.exhausted) }
+    }
+
+    // MARK: Connection limits
+
+    /// Whether another connection may be accepted now; if not, accepting pauses (and resumes
+    /// on its own). Called before each `accept`.
+    @inline(__always)
+    func mayAccept() -> Bool {
+        if connections.count >= admission.connectionShare {
+            blockAccepting(.atLimit)
+            noteAcceptPause(limit: true)
+            return false
+        }
+        if let rate = admission.connectionRate, let wait = rate.admit(&admission.connectionTAT, now: nowNanoseconds) {
+            blockAccepting(.rate)
+            noteAcceptPause(limit: false)
+            reactor.schedule(after: .nanoseconds(wait)) { [unowned self] in unblockAccepting(.rate) }
+            return false
+        }
+        return true
+    }
+
+    /// A connection's slot was freed: below its share again, the reactor accepts again.
+    @inline(__always)
+    func connectionSlotFreed() {
+        if acceptBlocks.contains(.atLimit) && connections.count < admission.connectionShare { unblockAccepting(.atLimit) }
+    }
+
+    func noteAcceptPause(limit: Bool) {
+        counters.acceptPauses += 1
+        admission.unloggedPauses += 1
+        let now = nowNanoseconds
+        let last = limit ? admission.lastLimitLog : admission.lastRateLog
+        guard last == Int64.min || now - last >= Admission.logInterval else { return }
+        if limit { admission.lastLimitLog = now } else { admission.lastRateLog = now }
+        let pauses = admission.unloggedPauses
+        admission.unloggedPauses = 0
+        logger.warning(
+            limit
+                ? "connection limit reached: not accepting until a connection closes; new clients wait in the listen backlog"
+                : "new-connection rate reached: accepting paused until the next token; new clients wait in the listen backlog",
+            metadata: [
+                "reactor": "\(reactorID)", "open": "\(connections.count)",
+                "share": admission.connectionShare == Int.max ? "none" : "\(admission.connectionShare)",
+                "pauses": "\(pauses)",
+            ])
+    }
+
+    // MARK: Per-client request rate
+
+    /// Takes a token for a request on connection `id`: nil when admitted, else the
+    /// nanoseconds until its client may try again. Cost when no limit is set: a nil check.
+    @inline(__always)
+    func clientOverRate(_ id: SlotID) -> Int64? {
+        guard let limiter = admission.clients, let keys = clientKeys else { return nil }
+        return limiter.admit(keys[Int(id.index)], now: nowNanoseconds)
+    }
+
+    /// The answer to a request over its client's rate: 429 with `Retry-After` (whole seconds,
+    /// rounded up). Runs instead of the route's handler (and its middleware).
+    func answerOverRate(_ writer: inout ResponseWriter, _ request: borrowing Request, client: ClientKey) {
+        let wait = rateLimitedWait
+        let seconds = max(1, (wait + 999_999_999) / 1_000_000_000)
+        counters.rateLimited += 1
+        admission.unlogged429s += 1
+        let now = nowNanoseconds
+        if admission.last429Log == Int64.min || now - admission.last429Log >= Admission.logInterval {
+            admission.last429Log = now
+            let count = admission.unlogged429s
+            admission.unlogged429s = 0
+            logger.warning(
+                "client over its request rate: answered 429",
+                metadata: ["client": "\(client)", "reactor": "\(reactorID)", "answered429": "\(count)"])
+        }
+        let limit = admission.clients?.limit.perSecond ?? 0
+        writer.header("Retry-After", String(seconds))
+        writer.send(.tooManyRequests, "Too Many Requests: over \(formatRate(limit)) requests/s from this address; retry after \(seconds) s\n")
+    }
+
+    func formatRate(_ r: Double) -> String {
+        r == r.rounded() && r < 1e15 ? String(Int64(r)) : String(r)
+    }
+}
