@@ -18,6 +18,11 @@
 #include <linux/openat2.h>
 #include <malloc.h>
 #include <errno.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
 
 _Static_assert(sizeof(cgust_epoll_event) == sizeof(struct epoll_event), "epoll_event layout");
 _Static_assert(EPOLLIN == 0x001 && EPOLLOUT == 0x004 && EPOLLERR == 0x008 && EPOLLHUP == 0x010 &&
@@ -167,3 +172,136 @@ int cgust_sem_wait_until(sem_t *semaphore, long long deadline_ns) {
 static __thread void *cgust_context;
 void cgust_set_thread_context(void *context) { cgust_context = context; }
 void *cgust_thread_context(void) { return cgust_context; }
+
+// MARK: Processes (reload and prefork)
+
+static void cgust_mask_set(sigset_t *set, uint64_t mask) {
+    sigemptyset(set);
+    for (int sig = 1; sig < 64; sig++) {
+        if (mask & (1ULL << sig)) sigaddset(set, sig);
+    }
+}
+
+int cgust_block_signals(uint64_t mask) {
+    sigset_t set;
+    cgust_mask_set(&set, mask);
+    return pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+int cgust_wait_for_signals(uint64_t mask, int timeout_ms) {
+    sigset_t set;
+    cgust_mask_set(&set, mask);
+    if (timeout_ms < 0) {
+        int sig = 0;
+        while (sigwait(&set, &sig) != 0) { }
+        return sig;
+    }
+    struct timespec ts = {.tv_sec = timeout_ms / 1000, .tv_nsec = (long)(timeout_ms % 1000) * 1000000L};
+    int sig = sigtimedwait(&set, NULL, &ts);
+    return sig > 0 ? sig : 0;
+}
+
+int cgust_spawn(const char *path, char *const argv[], char *const envp[], int control) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    if (posix_spawn_file_actions_init(&actions) != 0) return -1;
+    if (posix_spawnattr_init(&attributes) != 0) {
+        posix_spawn_file_actions_destroy(&actions);
+        return -1;
+    }
+    int rc = 0;
+    if (control >= 0) rc = posix_spawn_file_actions_adddup2(&actions, control, 3);
+    sigset_t empty, defaults;
+    sigemptyset(&empty);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    sigaddset(&defaults, SIGCHLD);
+    sigaddset(&defaults, SIGUSR2);
+    if (rc == 0) rc = posix_spawnattr_setsigmask(&attributes, &empty);
+    if (rc == 0) rc = posix_spawnattr_setsigdefault(&attributes, &defaults);
+    if (rc == 0) rc = posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = -1;
+    if (rc == 0) rc = posix_spawn(&pid, path, &actions, &attributes, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    return pid;
+}
+
+long cgust_send_with_fds(int socket, const void *bytes, size_t length, const int *fds, int count) {
+    struct iovec iov = {.iov_base = (void *)bytes, .iov_len = length};
+    struct msghdr message = {0};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    char control[CMSG_SPACE(sizeof(int) * 250)];
+    if (count > 250) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (count > 0) {
+        memset(control, 0, sizeof control);
+        message.msg_control = control;
+        message.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)count);
+        struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)count);
+        memcpy(CMSG_DATA(header), fds, sizeof(int) * (size_t)count);
+    }
+    return sendmsg(socket, &message, MSG_NOSIGNAL);
+}
+
+long cgust_receive_with_fds(int socket, void *bytes, size_t capacity, int *fds, int max_fds, int *fd_count) {
+    struct iovec iov = {.iov_base = bytes, .iov_len = capacity};
+    struct msghdr message = {0};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    char control[CMSG_SPACE(sizeof(int) * 250)];
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    *fd_count = 0;
+    long n = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+    if (n < 0) return n;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&message); h != NULL; h = CMSG_NXTHDR(&message, h)) {
+        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+        int received = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        int *data = (int *)CMSG_DATA(h);
+        for (int i = 0; i < received; i++) {
+            if (*fd_count < max_fds) fds[(*fd_count)++] = data[i];
+            else close(data[i]);  // more than asked for: not leaked
+        }
+    }
+    return n;
+}
+
+int cgust_wait_child(int pid, int nohang, int *exit_code, int *signal_number) {
+    int status = 0;
+    int r;
+    do {
+        r = waitpid(pid, &status, nohang ? WNOHANG : 0);
+    } while (r < 0 && errno == EINTR);
+    *exit_code = -1;
+    *signal_number = 0;
+    if (r > 0) {
+        if (WIFEXITED(status)) *exit_code = WEXITSTATUS(status);
+        else if (WIFSIGNALED(status)) *signal_number = WTERMSIG(status);
+    }
+    return r;
+}
+
+int cgust_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
+
+int cgust_signalfd(uint64_t mask) {
+    sigset_t set;
+    cgust_mask_set(&set, mask);
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int cgust_read_signalfd(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof info);
+    return n == (ssize_t)sizeof info ? (int)info.ssi_signo : 0;
+}

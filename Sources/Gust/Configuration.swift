@@ -11,6 +11,24 @@ public struct ServerConfiguration: Sendable {
     public var port: Int = 8080
     /// Reactor threads, each with its own SO_REUSEPORT listener. Default: one per available CPU.
     public var reactors: Int = System.availableCPUs()
+    /// Worker processes `Server.run` starts under a supervisor (prefork; see `Supervisor`):
+    /// each is this program again, serving with its own `reactors` on listeners the supervisor
+    /// bound; one that dies is replaced. 1 (default): no supervisor, this process serves.
+    public var processes = 1
+    /// Take the listening sockets this process was handed instead of binding `host:port`: by a
+    /// reloading Gust server or a prefork supervisor (`GUST_CONTROL_FD`), or by systemd socket
+    /// activation (`LISTEN_FDS`). Default true.
+    public var inheritListeners = true
+    /// `Server.run` starts a new process of the current binary on SIGUSR2, hands it every
+    /// listening socket, and drains once it is serving (zero-downtime reload). Default true.
+    public var reloadOnSIGUSR2 = true
+    /// After a reload, the old process drains as a lame duck: its keep-alive connections close
+    /// once idle this long, or after their next request (answered with `Connection: close`), so
+    /// that a client about to reuse one is answered rather than meeting a close. Default 1 s.
+    public var reloadIdleGrace: Duration = .seconds(1)
+    /// How long a reload waits for the new process to say it is serving before giving up on it
+    /// (it is killed, this process keeps serving). Default 30 s.
+    public var reloadTimeout: Duration = .seconds(30)
     /// Listen backlog (capped by the kernel at net.core.somaxconn). Default 4096.
     public var backlog: Int = 4096
     /// Request size limits (414, 431, 413).
@@ -116,6 +134,10 @@ public struct ServerConfiguration: Sendable {
                                 ("writeTimeout", writeTimeout), ("lingerTimeout", lingerTimeout)] {
             guard timeout > .zero else { throw ConfigurationError("\(name) must be positive") }
         }
+        guard processes >= 1 && processes <= 256 else { throw ConfigurationError("processes must be 1...256, not \(processes)") }
+        guard processes * reactors <= 1024 else { throw ConfigurationError("processes × reactors must be at most 1024") }
+        guard reloadIdleGrace >= .zero else { throw ConfigurationError("reloadIdleGrace must not be negative") }
+        guard reloadTimeout > .zero else { throw ConfigurationError("reloadTimeout must be positive") }
         guard shutdownGracePeriod >= .zero else { throw ConfigurationError("shutdownGracePeriod must not be negative") }
         if let handlerDeadline, handlerDeadline <= .zero { throw ConfigurationError("handlerDeadline must be positive") }
         if let blockedReactorWarning, blockedReactorWarning < .milliseconds(2) {

@@ -10,8 +10,8 @@ extension HTTPEngine {
     /// Out of descriptors (EMFILE, ENFILE) or out of slots, the engine stops accepting for
     /// 100 ms instead of spinning on a listener that stays readable; waiting clients stay in
     /// the kernel's backlog meanwhile.
-    func acceptConnections() {
-        guard !draining, let listener else { return }
+    func acceptConnections(from listener: Listener) {
+        guard !draining else { return }
         for _ in 0..<64 {
             guard mayAccept() else { return }
             let fd: Int32

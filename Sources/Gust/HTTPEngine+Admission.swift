@@ -49,16 +49,20 @@ extension HTTPEngine {
     func blockAccepting(_ reason: AcceptBlocks) {
         let wasOpen = acceptBlocks.isEmpty
         acceptBlocks.insert(reason)
-        guard wasOpen, !draining, let listener else { return }
-        try? reactor.modify(listener.fd, interest: [], token: Self.listenerToken)
+        guard wasOpen, !draining else { return }
+        for (k, listener) in listeners.enumerated() {
+            try? reactor.modify(listener.fd, interest: [], token: Self.listenerToken - UInt64(k))
+        }
     }
 
     /// `reason` no longer holds: watch the listener again if nothing else blocks it.
     func unblockAccepting(_ reason: AcceptBlocks) {
         guard acceptBlocks.contains(reason) else { return }
         acceptBlocks.remove(reason)
-        guard acceptBlocks.isEmpty, !draining, let listener else { return }
-        try? reactor.modify(listener.fd, interest: .readable, token: Self.listenerToken)
+        guard acceptBlocks.isEmpty, !draining else { return }
+        for (k, listener) in listeners.enumerated() {
+            try? reactor.modify(listener.fd, interest: .readable, token: Self.listenerToken - UInt64(k))
+        }
     }
 
     /// Out of descriptors or slots: stop accepting for 100 ms instead of spinning on a

@@ -8,7 +8,9 @@ extension HTTPEngine {
     /// A descriptor is ready: the listener (accept), a descriptor handed to another protocol,
     /// or a connection, which is read, written, or closed as its machine's state says.
     func reactor(_ reactor: Reactor, ready token: UInt64, events: Events) {
-        if token == Self.listenerToken { return acceptConnections() }
+        if token >= Self.lowestListenerToken && token <= Self.listenerToken {
+            return acceptConnections(from: listeners[Int(Self.listenerToken - token)])
+        }
         if token & Self.handoffBit != 0 { return handoffReady(token, events) }
         let id = SlotID(packed: token)
         guard let c = connections.pointer(to: id) else { return }  // closed earlier in this batch
@@ -80,7 +82,7 @@ extension HTTPEngine {
     func reactorWillStop(_ reactor: Reactor) {
         connections.forEachID { id in close(id, reason: .shutdown) }
         closeHandoffs()
-        if !draining, let listener { reactor.deregister(listener.fd) }
+        if !draining { for listener in listeners { reactor.deregister(listener.fd) } }
         performWork()  // the loop will not turn again: body handlers hear `.shutdown` now
     }
 }

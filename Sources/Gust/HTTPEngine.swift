@@ -40,8 +40,10 @@ final class HTTPEngine: ReactorDelegate {
     let routes: RouteTable
     let rules: ConnectionRules
     var limits: RequestLimits { rules.limits }
-    /// The reactor's listener; nil for a server that takes connections in process only.
-    let listener: Listener?
+    /// The listeners this reactor accepts from (usually one of its own; several, or one shared
+    /// with other reactors, when they were inherited); none for a server that takes
+    /// connections in process only.
+    let listeners: [Listener]
     let connections: Slab<Connection>
     let readBuffer: UnsafeMutableRawPointer
     let readBufferSize: Int
@@ -107,7 +109,9 @@ final class HTTPEngine: ReactorDelegate {
     /// Published for the watchdog: the route each handler call runs (`ReactorWatch.tag`).
     let watch: ReactorWatch
 
+    /// Listener `k`'s token is `listenerToken - k` (k < 1024).
     static let listenerToken = UInt64.max - 1
+    static let lowestListenerToken = listenerToken - 1023
     /// Tokens with this bit name descriptors handed off to another protocol (a connection's
     /// packed `SlotID` never has it: slab generations use 31 bits).
     static let handoffBit: UInt64 = 1 << 63
@@ -116,7 +120,7 @@ final class HTTPEngine: ReactorDelegate {
     static let warmCachedLeases = 16
 
     init(
-        reactor: Reactor, listener: Listener?, routes: RouteTable, configuration: ServerConfiguration,
+        reactor: Reactor, listeners: [Listener], routes: RouteTable, configuration: ServerConfiguration,
         clientLimiter: ClientRateLimiter? = nil
     ) {
         self.reactor = reactor
@@ -124,7 +128,8 @@ final class HTTPEngine: ReactorDelegate {
         handle = reactor.handle
         clock = UnsafePointer(reactor.unsafeClock)
         self.routes = routes
-        self.listener = listener
+        precondition(listeners.count <= 1024, "at most 1024 listeners per reactor")
+        self.listeners = listeners
         rules = configuration.connectionRules
         connections = Slab(maximumCount: configuration.maxConnectionsPerReactor)
         readBufferSize = configuration.readBufferSize
@@ -154,11 +159,11 @@ final class HTTPEngine: ReactorDelegate {
             clientKeys = nil
         }
         maximumBodyBytes = routes.options.reduce(configuration.limits.maxBodyBytes) { max($0, $1.maxBodyBytes ?? 0) }
-        if let listener {
+        for (k, listener) in listeners.enumerated() {
             do {
-                try reactor.register(listener.fd, interest: .readable, token: Self.listenerToken)
+                try reactor.register(listener.fd, interest: .readable, token: Self.listenerToken - UInt64(k))
             } catch {
-                fatalError("reactor \(reactor.id): cannot watch the listener: \(error)")
+                fatalError("reactor \(reactor.id): cannot watch listener \(listener.fd): \(error)")
             }
         }
     }

@@ -21,9 +21,13 @@ public final class Server: Sendable {
         var listeners: [Listener]
         var port: Int
         var watchdog: ReactorWatchdog?
+        /// The listeners came from another process (or systemd), not from binding.
+        var inherited = false
     }
 
     let running = Mutex<Running?>(nil)
+    /// The port a supervisor's workers serve on (the supervisor runs no reactor).
+    let supervisedPort = Mutex<Int?>(nil)
     let nextInProcess = Atomic<UInt>(0)
 
     /// Compiles `router` (later changes to it do not reach this server).
@@ -33,34 +37,77 @@ public final class Server: Sendable {
     }
 
     /// The port the server listens on (the real one when configured with 0); nil before `start`.
-    public var port: Int? { running.withLock { $0?.port } }
+    public var port: Int? { running.withLock { $0?.port } ?? supervisedPort.withLock { $0 } }
 
-    /// Binds one listener per reactor and starts the reactor threads. Throws `ConfigurationError`
-    /// or `SystemError` (e.g. the address is in use); nothing is left running on failure.
+    /// Binds one listener per reactor (or takes the listeners this process was handed: see
+    /// `ServerConfiguration.inheritListeners`) and starts the reactor threads. Throws
+    /// `ConfigurationError` or `SystemError` (e.g. the address is in use); nothing is left
+    /// running on failure. A process started by a reload or a supervisor says it is serving
+    /// (or why it is not) before this returns.
     public func start() throws {
         try configuration.validate()
+        let control = configuration.inheritListeners ? ControlChannel.inherited() : nil
+        do {
+            try startReactors(control)
+        } catch {
+            control?.sendFailed("\(error)")
+            control?.close()
+            throw error
+        }
+        if let control {
+            // Every reactor watches its listeners once it has run a job: then say so.
+            _ = openConnections()
+            control.sendReady()
+            control.close()
+        }
+    }
+
+    func startReactors(_ control: ControlChannel?) throws {
         try running.withLock { (running: inout Running?) throws in
             precondition(running == nil, "server already started")
             let configuration = self.configuration
-            let address = try SocketAddress(host: configuration.host, port: configuration.port)
-            let listeners = try Listener.bindGroup(address, count: configuration.reactors, backlog: Int32(clamping: configuration.backlog))
+            let (listeners, inherited) = try obtainListeners(control)
             do {
                 let group = try ReactorGroup(count: configuration.reactors)
                 let routes = self.routes
-                let bound = listeners
                 let limiter = makeClientLimiter()
+                let reactors = configuration.reactors
                 group.start { reactor in
-                    HTTPEngine(
-                        reactor: reactor, listener: bound[reactor.id], routes: routes, configuration: configuration,
-                        clientLimiter: limiter)
+                    let mine = Listener.share(of: listeners.count, forReactor: reactor.id, of: reactors).map { listeners[$0] }
+                    return HTTPEngine(
+                        reactor: reactor, listeners: mine, routes: routes, configuration: configuration, clientLimiter: limiter)
                 }
-                running = Running(group: group, listeners: listeners, port: listeners[0].port, watchdog: makeWatchdog(group))
+                running = Running(
+                    group: group, listeners: listeners, port: listeners[0].port, watchdog: makeWatchdog(group), inherited: inherited)
             } catch {
                 for listener in listeners { listener.close() }
                 throw error
             }
         }
     }
+
+    /// The listeners handed over on `control`, or by systemd, or bound now.
+    func obtainListeners(_ control: ControlChannel?) throws -> (listeners: [Listener], inherited: Bool) {
+        if let control {
+            let fds = try control.receiveListeners(timeout: .seconds(10))
+            let listeners = fds.compactMap { Listener.inherit($0) }
+            guard listeners.count == fds.count else {
+                for fd in fds { System.close(fd) }
+                throw ConfigurationError("a descriptor handed over is not a listening socket")
+            }
+            return (listeners, true)
+        }
+        if configuration.inheritListeners, let activated = Listener.socketActivated() {
+            return (activated, true)
+        }
+        let address = try SocketAddress(host: configuration.host, port: configuration.port)
+        let bound = try Listener.bindGroup(address, count: configuration.reactors, backlog: Int32(clamping: configuration.backlog))
+        return (bound, false)
+    }
+
+    /// Whether the listeners were handed over by another process (a reload, a supervisor,
+    /// systemd) rather than bound by this one; nil before `start`.
+    public var inheritedListeners: Bool? { running.withLock { $0?.inherited } }
 
     /// The per-client request-rate table the reactors share, if a rate is set.
     func makeClientLimiter() -> ClientRateLimiter? {
@@ -84,7 +131,7 @@ public final class Server: Sendable {
             let routes = self.routes
             let limiter = makeClientLimiter()
             group.start { reactor in
-                HTTPEngine(reactor: reactor, listener: nil, routes: routes, configuration: configuration, clientLimiter: limiter)
+                HTTPEngine(reactor: reactor, listeners: [], routes: routes, configuration: configuration, clientLimiter: limiter)
             }
             running = Running(group: group, listeners: [], port: 0, watchdog: makeWatchdog(group))
         }
@@ -130,24 +177,65 @@ public final class Server: Sendable {
     /// and close every other connection after its exchange under way (its answer says
     /// `Connection: close`). Returns at once; the reactors drain on their own threads. The
     /// seam that graceful shutdown and reload are built on.
-    package func drain() {
+    package func drain(idleGrace: Duration = .zero) {
         guard let handles = running.withLock({ $0?.group.handles }) else { return }
         for handle in handles {
-            handle.execute { reactor in (reactor.delegate as? HTTPEngine)?.beginDrain() }
+            handle.execute { reactor in (reactor.delegate as? HTTPEngine)?.beginDrain(idleGrace: idleGrace) }
         }
     }
 
     /// Starts, serves until SIGINT, SIGTERM or SIGHUP, then stops gracefully
-    /// (`stopGracefully`): requests in flight finish, a second signal stops at once. Blocks the
-    /// calling thread. `onStart` runs once the listeners are bound (e.g. to print the address);
-    /// `onDrain` when the first signal has arrived, with the connections still open.
+    /// (`stopGracefully`): requests in flight finish, a second signal stops at once. On SIGUSR2
+    /// (unless `reloadOnSIGUSR2` is off) it reloads: a new process of the current binary takes
+    /// over every listener (`handOver`), then this one drains and returns; a reload that fails
+    /// leaves this process serving, and reload signals that arrive during one are ignored
+    /// (logged). Blocks the calling thread. `onStart` runs once the listeners are bound (e.g. to
+    /// print the address); `onReload` after each reload attempt; `onDrain` when the stop
+    /// begins, with the connections still open.
     @discardableResult
-    public func run(onStart: (Server) -> Void = { _ in }, onDrain: (Int) -> Void = { _ in }) throws -> ShutdownReport {
+    public func run(
+        onStart: (Server) -> Void = { _ in }, onReload: (ReloadOutcome) -> Void = { _ in }, onDrain: (Int) -> Void = { _ in }
+    ) throws -> ShutdownReport {
+        if configuration.processes > 1 && Supervisor.workerNumber == nil {
+            return try supervise(onStart: onStart, onReload: onReload, onDrain: onDrain)
+        }
+        let worker = Supervisor.workerNumber != nil
+        if worker {
+            Processes.setParentDeathSignal(Signals.terminate)  // a worker whose supervisor died drains
+        }
         Signals.blockTermination()
+        let reloads = configuration.reloadOnSIGUSR2
+        if reloads { Signals.block([Signals.reload]) }
         try start()
         onStart(self)
-        _ = Signals.waitForTermination()
-        return stopGracefully(onDrain: onDrain) { timeout in Signals.waitForTermination(timeout: timeout) != nil }
+        var idleGrace = Duration.zero
+        while true {
+            let signal = reloads || worker
+                ? Signals.wait(for: Signals.termination + [Signals.reload], timeout: nil) : Signals.waitForTermination()
+            guard signal == Signals.reload else { break }
+            if worker {
+                // The supervisor has a new worker serving on these listeners: retire as a lame duck.
+                configuration.logger.info("retiring: replaced by a new worker")
+                idleGrace = configuration.reloadIdleGrace
+                break
+            }
+            configuration.logger.info("reload: SIGUSR2 received")
+            let outcome = handOver()
+            var ignored = 0
+            while Signals.wait(for: [Signals.reload], timeout: .zero) != nil { ignored += 1 }
+            if ignored > 0 { configuration.logger.warning("reload: ignored a reload signal received during the reload", metadata: ["signals": "\(ignored)"]) }
+            onReload(outcome)
+            switch outcome {
+            case .handedOver(let pid):
+                configuration.logger.info("reload: the new process is serving; draining this one", metadata: ["pid": "\(pid)"])
+                idleGrace = configuration.reloadIdleGrace
+            case .failed(let why):
+                configuration.logger.error("reload failed; this process keeps serving", metadata: ["why": "\(why)"])
+                continue
+            }
+            break
+        }
+        return stopGracefully(idleGrace: idleGrace, onDrain: onDrain) { timeout in Signals.waitForTermination(timeout: timeout) != nil }
     }
 
     /// Stops the way an operator expects: no new connection is accepted, idle keep-alive
@@ -157,11 +245,15 @@ public final class Server: Sendable {
     /// `timeout` for a reason to stop at once (a second signal) and returns whether one came.
     /// Logged with counts. Callable from any thread but a reactor's.
     @discardableResult
+    ///
+    /// `idleGrace` makes it a lame duck's drain (after a reload): keep-alive connections
+    /// between requests close once idle that long, or after their next request (answered
+    /// with `Connection: close`), instead of at once.
     public func stopGracefully(
-        onDrain: (Int) -> Void = { _ in }, interrupted: ((Duration) -> Bool)? = nil
+        idleGrace: Duration = .zero, onDrain: (Int) -> Void = { _ in }, interrupted: ((Duration) -> Bool)? = nil
     ) -> ShutdownReport {
         let started = ContinuousClock.now
-        drain()
+        drain(idleGrace: idleGrace)
         // Counting goes through every reactor's queue behind its drain job: once counted, no
         // reactor watches its listener any more, and the listeners can close (a new client is
         // refused at once instead of waiting in a backlog nobody takes from).
@@ -257,6 +349,43 @@ public final class Server: Sendable {
     }
 }
 
+extension Server {
+    /// `run` as a prefork supervisor: binds `processes × reactors` listeners, starts the
+    /// workers, supervises them until a stop signal, forwards it, and returns once they have
+    /// all exited.
+    func supervise(
+        onStart: (Server) -> Void, onReload: (ReloadOutcome) -> Void, onDrain: (Int) -> Void
+    ) throws -> ShutdownReport {
+        try configuration.validate()
+        Signals.blockTermination()
+        Signals.block([Signals.reload, Signals.childExited])
+        let address = try SocketAddress(host: configuration.host, port: configuration.port)
+        let listeners = try Listener.bindGroup(
+            address, count: configuration.processes * configuration.reactors, backlog: Int32(clamping: configuration.backlog))
+        let supervisor = Supervisor(configuration: configuration, listeners: listeners)
+        do {
+            try supervisor.startAll()
+        } catch {
+            for listener in listeners { listener.close() }
+            throw error
+        }
+        supervisedPort.withLock { $0 = supervisor.port }
+        onStart(self)
+        let started = ContinuousClock.now
+        var stopping: ContinuousClock.Instant?
+        var workers = 0
+        supervisor.run(onReload: onReload) { live in
+            stopping = ContinuousClock.now
+            workers = live
+            onDrain(live)
+        }
+        supervisedPort.withLock { $0 = nil }
+        return ShutdownReport(
+            openAtSignal: 0, closedUnfinished: 0, duration: ContinuousClock.now - (stopping ?? started), interrupted: false,
+            workersStopped: workers)
+    }
+}
+
 /// How a graceful stop went.
 public struct ShutdownReport: Sendable, CustomStringConvertible {
     /// Connections open when the stop began.
@@ -266,9 +395,21 @@ public struct ShutdownReport: Sendable, CustomStringConvertible {
     public var duration: Duration
     /// A second signal (or the caller) cut the wait short.
     public var interrupted: Bool
+    /// For a prefork supervisor: the worker processes that stopped (each drained its own
+    /// connections and logged its own report); nil for a server.
+    public var workersStopped: Int?
+
+    public init(openAtSignal: Int, closedUnfinished: Int, duration: Duration, interrupted: Bool, workersStopped: Int? = nil) {
+        self.openAtSignal = openAtSignal
+        self.closedUnfinished = closedUnfinished
+        self.duration = duration
+        self.interrupted = interrupted
+        self.workersStopped = workersStopped
+    }
 
     public var description: String {
-        closedUnfinished == 0
+        if let workersStopped { return "\(workersStopped) worker process(es) stopped in \(duration)" }
+        return closedUnfinished == 0
             ? "\(openAtSignal) connection(s) finished in \(duration)"
             : "\(openAtSignal - closedUnfinished) of \(openAtSignal) connection(s) finished; \(closedUnfinished) closed "
                 + (interrupted ? "at the second signal" : "at the end of the grace period")

@@ -26,6 +26,7 @@ public enum DemoApp {
         GET  /async/error        a handler that throws: 500 naming the request id (the error is logged with it)
         GET  /offload/hash?n=N   N rounds (1...10000000) of a 64-bit hash on the blocking-work pool
         GET  /offload/sleep?ms=N blocks a pool worker for N ms (1...10000), as a slow driver call would
+        GET  /whoami             the serving process's PID (which process answered, across reloads and workers)
         """
 
     static let index = "Gust demo\n" + routeList + "\n"
@@ -120,6 +121,10 @@ public enum DemoApp {
             }
             try await offload { usleep(UInt32(ms) * 1000) }
             return .text("slept \(ms) ms on the pool\n")
+        }
+        let whoami = "pid \(getpid())\n"
+        router.get("/whoami") { _, res in
+            res.send(.ok, contentType: .plainText, whoami)
         }
         return router
     }

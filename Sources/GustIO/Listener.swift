@@ -9,7 +9,8 @@ import CGustSystem
 /// spreads incoming connections across them. Owned by whoever made it; `close()` releases it.
 @_spi(GustInternal) public struct Listener: Sendable {
     public let fd: Int32
-    public let address: SocketAddress
+    /// The address it was bound to; nil for one inherited from another process.
+    public let address: SocketAddress?
     /// The bound port (differs from `address.port` when that was 0).
     public let port: Int
 
@@ -54,6 +55,36 @@ import CGustSystem
             throw error
         }
         return listeners
+    }
+
+    /// A listening socket handed over by another process (a reloading server, a supervisor,
+    /// systemd): made non-blocking and close-on-exec; nil if `fd` is not a listening socket.
+    public static func inherit(_ fd: Int32) -> Listener? {
+        guard System.isListeningSocket(fd), (try? System.setBlocking(fd, false)) != nil else { return nil }
+        System.setCloseOnExec(fd)
+        guard let port = try? System.localPort(fd) else { return nil }
+        return Listener(fd: fd, address: nil, port: port)
+    }
+
+    /// The listening sockets systemd passed by socket activation (`LISTEN_FDS` descriptors from
+    /// 3, for this process: `LISTEN_PID`), or nil when there are none. The variables are
+    /// removed, so that processes started later do not take them for theirs.
+    public static func socketActivated() -> [Listener]? {
+        guard let count = Processes.environment("LISTEN_FDS").flatMap({ Int($0) }), count > 0, count <= 1024,
+            let pid = Processes.environment("LISTEN_PID").flatMap({ Int32($0) }), pid == Processes.pid
+        else { return nil }
+        for name in ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"] { Processes.unsetEnvironment(name) }
+        let listeners = (0..<count).compactMap { Listener.inherit(Int32(3 + $0)) }
+        return listeners.isEmpty ? nil : listeners
+    }
+
+    /// Which of `count` listeners reactor `reactor` of `reactors` accepts from: its own when
+    /// there are as many; every `reactors`-th when there are more (all are served); one shared
+    /// with other reactors when there are fewer.
+    public static func share(of count: Int, forReactor reactor: Int, of reactors: Int) -> [Int] {
+        guard count > 0 else { return [] }
+        if count >= reactors { return Array(stride(from: reactor, to: count, by: reactors)) }
+        return [reactor % count]
     }
 
     /// Accepts one pending connection: its descriptor (non-blocking, close-on-exec), or

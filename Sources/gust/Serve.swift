@@ -22,6 +22,12 @@ struct Serve: ParsableCommand {
     @Option(help: "Also serve the files under this directory at /static/ (sendfile, ETag, ranges).")
     var staticDir: String?
 
+    @Option(help: "Worker processes under a supervisor that replaces any that dies (default 1: no supervisor).")
+    var processes = 1
+
+    @Option(help: "Write the serving process's PID to this file (for 'gust reload' and init systems).")
+    var pidFile: String?
+
     @OptionGroup(title: "Limits")
     var limits: LimitOptions
 
@@ -34,13 +40,19 @@ struct Serve: ParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if let reactors, !(1...1024).contains(reactors) { throw ValidationError("--reactors must be 1...1024") }
+        guard (1...256).contains(processes) else { throw ValidationError("--processes must be 1...256") }
     }
 
     func run() throws {
         var config = ServerConfiguration()
         config.host = host
         config.port = port
-        if let reactors { config.reactors = reactors }
+        config.processes = processes
+        if let reactors {
+            config.reactors = reactors
+        } else if processes > 1 {
+            config.reactors = max(1, System.availableCPUs() / processes)  // the CPUs, shared by the workers
+        }
         config.limits = limits.requestLimits
         config.maxRequestsPerConnection = limits.maxRequestsPerConnection
         config.maxPipelinedRequests = limits.maxPipelined
@@ -54,21 +66,63 @@ struct Serve: ParsableCommand {
                 throw CleanExit.message("gust: \(error)", code: 1)
             }
         }
+        // A worker of a supervisor, or a reload's new process, is handed its listeners.
+        let worker = Processes.environment("GUST_WORKER")
+        let successor = worker == nil && Processes.environment(ControlChannel.variable) != nil
+        let ownsPidFile = worker == nil ? pidFile : nil
+        // A worker's lines go to standard error: standard output is the supervisor's.
+        let say: (String) -> Void = worker == nil ? { Console.out($0) } : { Console.error($0) }
+        if let ownsPidFile, !successor { try checkPidFile(ownsPidFile) }
         let server = Server(configuration: config, router: router)
         let report: ShutdownReport
         do {
             report = try server.run(
                 onStart: { server in
-                    Console.out("gust: serving http://\(displayHost):\(server.port ?? port) with \(config.reactors) reactor(s)")
+                    let port = server.port ?? port
+                    if let worker {
+                        Console.error("gust: worker \(worker) (PID \(Processes.pid)) serving on port \(port) with \(config.reactors) reactor(s)")
+                        return
+                    }
+                    let how = config.processes > 1
+                        ? "\(config.processes) worker process(es) × \(config.reactors) reactor(s)" : "\(config.reactors) reactor(s)"
+                    let handed = server.inheritedListeners == true ? " (listeners handed over)" : ""
+                    Console.out("gust: serving http://\(displayHost):\(port) with \(how)\(handed), PID \(Processes.pid)")
+                    if let ownsPidFile {
+                        do { try PidFile.write(ownsPidFile) } catch { Console.error("gust: cannot write the pid file: \(error)") }
+                    }
+                },
+                onReload: { outcome in
+                    switch outcome {
+                    case .handedOver(let pid) where config.processes == 1:
+                        say("gust: reload: PID \(pid) is serving; finishing what is under way here")
+                    case .handedOver:
+                        say("gust: reload: every worker replaced")
+                    case .failed(let why):
+                        Console.error("gust: reload failed, still serving: \(why)")
+                    }
                 },
                 onDrain: { open in
-                    Console.out("gust: stopping: \(open) connection(s) open, finishing what is under way (a second signal stops at once)")
+                    if config.processes > 1 && worker == nil {
+                        say("gust: stopping: \(open) worker process(es) finishing what is under way (a second signal stops them at once)")
+                    } else {
+                        say("gust: stopping: \(open) connection(s) open, finishing what is under way (a second signal stops at once)")
+                    }
                 })
         } catch {
             throw CleanExit.message("gust: cannot serve on \(displayHost):\(port): \(error)", code: 1)
         }
-        Console.out("gust: \(report)")
-        Console.out("gust: stopped")
+        if let ownsPidFile { PidFile.removeIfOwned(ownsPidFile) }
+        say("gust: \(report)")
+        say("gust: stopped")
+    }
+
+    /// Refuses to start over a pid file that names a running server; a stale one is replaced.
+    func checkPidFile(_ path: String) throws {
+        guard let pid = PidFile.read(path), pid != Processes.pid else { return }
+        if Processes.exists(pid), Processes.commandLine(of: pid)?.contains("serve") == true {
+            throw CleanExit.message("gust: already running as PID \(pid) (pid file \(path)); use 'gust reload --pid-file \(path)' to replace it", code: 1)
+        }
+        Console.error("gust: stale pid file \(path) (PID \(pid) is not a running gust server): replacing it")
     }
 
     var displayHost: String { host.contains(":") ? "[\(host)]" : host }

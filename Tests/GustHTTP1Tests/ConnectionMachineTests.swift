@@ -393,6 +393,37 @@ func get(_ path: String, _ extra: String = "") -> String { "GET \(path) HTTP/1.1
         #expect(s.log.contains("invoke /a (close)") && s.closed)
     }
 
+    @Test func aLameDucksIdleConnectionAnswersItsNextRequestWithCloseOrClosesWhenIdle() {
+        // Its next request comes within the grace: answered, `Connection: close`, closed after.
+        let busy = MachineScript()
+        busy.receive(get("/a"))
+        busy.advance(seconds: 0.3)
+        busy.drain(idleGrace: 1)
+        #expect(busy.log.suffix(2) == ["drain: close when idle", "timer @2s"], "\(busy.log)")
+        #expect(!busy.closed)
+        busy.advance(seconds: 0.5)
+        busy.receive(get("/b"))
+        #expect(busy.log.contains("invoke /b (close)") && busy.closed, "\(busy.log)")
+        // None comes: closed once idle for the grace, counted from its last request.
+        let quiet = MachineScript()
+        quiet.receive(get("/a"))
+        quiet.advance(seconds: 0.3)
+        quiet.drain(idleGrace: 1)
+        quiet.advance(seconds: 0.6)
+        #expect(!quiet.closed)
+        quiet.advance(seconds: 0.2)
+        #expect(quiet.closed && quiet.log.suffix(2) == ["timeout idle", "close"], "\(quiet.log)")
+        // Idle for longer than the grace already, or never used: closed at once.
+        let old = MachineScript()
+        old.receive(get("/a"))
+        old.advance(seconds: 5)
+        old.drain(idleGrace: 1)
+        #expect(old.closed)
+        let fresh = MachineScript()
+        fresh.drain(idleGrace: 1)
+        #expect(fresh.closed)
+    }
+
     @Test func aConnectionStillWritingClosesOnceItsOutputIsOut() {
         let s = MachineScript()
         s.receive(get("/big"))

@@ -187,12 +187,15 @@ final class MachineScript {
         }
     }
 
-    /// The server drains.
-    func drain() {
-        switch machine.drain(requestsBuffered: !kept.isEmpty && machine.state == .idle) {
+    /// The server drains (a lame duck's drain with `idleGrace` seconds).
+    func drain(idleGrace: Double = 0) {
+        switch machine.drain(requestsBuffered: !kept.isEmpty && machine.state == .idle, idleGrace: Int64(idleGrace * 1e9), now: now) {
         case .closeNow:
             log.append("drain: close now")
             close("drained")
+        case .closeWhenIdle(let change):
+            log.append("drain: close when idle")
+            apply(change)
         case .closeAfterExchange:
             log.append("drain: after the exchange")
             if machine.state == .closing { kept = [] }

@@ -103,4 +103,30 @@ int cgust_sem_wait_until(sem_t *semaphore, long long deadline_ns);
 void cgust_set_thread_context(void *context);
 void *cgust_thread_context(void);
 
+// Processes (reload and prefork). Signal sets are bit masks: bit N is signal N.
+
+/// Blocks the signals in `mask` in the calling thread (and threads it creates afterwards).
+int cgust_block_signals(uint64_t mask);
+/// Waits for one of the (blocked) signals in `mask`, up to `timeout_ms` (-1: for ever);
+/// returns its number, or 0 when the time ran out.
+int cgust_wait_for_signals(uint64_t mask, int timeout_ms);
+/// posix_spawn of `path` with `argv` and `envp` (NULL-terminated): `control` (-1: none) becomes
+/// the child's descriptor 3; the child starts with no signal blocked and SIGPIPE, SIGCHLD and
+/// SIGUSR2 at their default dispositions. The child's pid, or -1 and errno.
+int cgust_spawn(const char *path, char *const argv[], char *const envp[], int control);
+/// sendmsg of `length` bytes with `count` (at most 250) descriptors attached (SCM_RIGHTS).
+long cgust_send_with_fds(int socket, const void *bytes, size_t length, const int *fds, int count);
+/// recvmsg of up to `capacity` bytes, and up to `max_fds` descriptors (close-on-exec; any
+/// beyond are closed) into `fds`, their number in `*fd_count`. Bytes read (0 at the end), -1.
+long cgust_receive_with_fds(int socket, void *bytes, size_t capacity, int *fds, int max_fds, int *fd_count);
+/// waitpid (`pid` -1: any child): the pid reaped (0: none yet with `nohang`, -1: error), its
+/// exit code (-1 if it did not exit) and the signal that killed it (0 if none).
+int cgust_wait_child(int pid, int nohang, int *exit_code, int *signal_number);
+/// prctl(PR_SET_PDEATHSIG): `sig` is sent to this process when its parent dies.
+int cgust_set_parent_death_signal(int sig);
+/// A non-blocking, close-on-exec signalfd for the (blocked) signals in `mask`.
+int cgust_signalfd(uint64_t mask);
+/// Reads one signal from a signalfd: its number, or 0 if none was pending.
+int cgust_read_signalfd(int fd);
+
 #endif /* CGUST_SYSTEM_H */

@@ -54,6 +54,10 @@
 @_spi(GustInternal) public enum DrainAction: Sendable, Equatable {
     /// Nothing is under way: close now.
     case closeNow
+    /// A keep-alive connection between requests, in a lame-duck drain: it closes when it has
+    /// been idle for the drain's idle grace (apply the timer change), or after its next
+    /// request, answered with `Connection: close`, whichever comes first.
+    case closeWhenIdle(TimerChange)
     /// It closes after the exchange under way (its answer says `Connection: close`).
     case closeAfterExchange
 }
@@ -112,7 +116,10 @@ extension ConnectionMachine {
             return (.write, stall)
         }
         switch _state {
-        case .idle: return _requests == 0 ? (.header, _since &+ rules.headerTimeout) : (.idle, _since &+ rules.idleTimeout)
+        case .idle:
+            if _requests == 0 { return (.header, _since &+ rules.headerTimeout) }
+            if _flags.contains(.draining) && _rateDeadline != 0 { return (.idle, min(_rateDeadline, _since &+ rules.idleTimeout)) }
+            return (.idle, _since &+ rules.idleTimeout)
         case .readingHead: return (.header, _since &+ rules.headerTimeout)
         case .readingBody, .streamingBody:
             let stall = _since &+ rules.bodyTimeout
@@ -226,8 +233,11 @@ extension ConnectionMachine {
     // MARK: Draining
 
     /// Event: the server drains (shutdown or reload): take no request after the current one.
-    /// `requestsBuffered`: the driver holds bytes of requests not served yet.
-    public mutating func drain(requestsBuffered: Bool) -> DrainAction {
+    /// `requestsBuffered`: the driver holds bytes of requests not served yet. `idleGrace`
+    /// (nanoseconds; 0: none) is a lame duck's: a keep-alive connection between requests is
+    /// kept until it has been idle that long, so that a client about to send its next request
+    /// gets it answered (with `Connection: close`) instead of meeting a close it must retry.
+    public mutating func drain(requestsBuffered: Bool, idleGrace: Int64 = 0, now: Int64 = 0) -> DrainAction {
         _flags.insert(.draining)
         _flags.remove(.answerKeepAlive)
         switch _state {
@@ -238,6 +248,20 @@ extension ConnectionMachine {
                 _state = .closing
                 if requestsBuffered { _flags.insert(.lingerOnClose) }
                 return .closeAfterExchange
+            }
+            let closesAt = _since.addingSaturating(idleGrace)
+            if idleGrace > 0 && _requests > 0 && closesAt > now {
+                _rateDeadline = closesAt  // (unused while idle: it holds the lame duck's deadline)
+                if !_flags.contains(.timerArmed) {
+                    _flags.insert(.timerArmed)
+                    _timerAt = closesAt
+                    return .closeWhenIdle(.arm(at: closesAt))
+                }
+                if closesAt < _timerAt {
+                    _timerAt = closesAt
+                    return .closeWhenIdle(.moveTo(closesAt))
+                }
+                return .closeWhenIdle(.keep)
             }
             return .closeNow
         case .closing, .lingering, .upgraded, .closed:
