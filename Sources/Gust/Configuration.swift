@@ -36,9 +36,8 @@ public struct ServerConfiguration: Sendable {
     /// The most connections one reactor holds; past it, new connections are closed at once.
     /// Default: the process's descriptor limit.
     public var maxConnectionsPerReactor: Int = System.fileDescriptorLimit()
-    /// The most connections the process holds open, shared evenly by its reactors (each takes
-    /// `maxConnections / reactors`, rounded up). A reactor holding its share stops accepting
-    /// until one of its connections closes: new clients wait in the kernel's listen backlog
+    /// The most connections the process holds open (one count shared by its reactors). At the
+    /// limit the reactors stop accepting until a connection closes: new clients wait in the kernel's listen backlog
     /// (connected as far as TCP goes, not yet read), and once that is full the kernel drops
     /// their SYNs and they retry. Nobody is refused or reset; memory stays bounded by the
     /// backlog. Logged at most every 10 s per reactor; counted in `ServerStats.acceptPauses`.

@@ -2,7 +2,7 @@
 @_spi(GustInternal) import GustHTTP1
 @_spi(GustInternal) import GustIO
 
-/// One client connection: a small record in the reactor's slab (80 bytes), found from epoll's
+/// One client connection: a small record in the reactor's slab (88 bytes), found from epoll's
 /// user data by slot and generation. Its protocol state is `machine` (pure, in GustHTTP1); the
 /// rest is what the driver holds for it: the descriptor, what epoll watches, its timer, and the
 /// bytes in flight, in leases it points to (an idle connection owns none).

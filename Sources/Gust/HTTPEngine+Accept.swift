@@ -20,9 +20,12 @@ extension HTTPEngine {
                 let result = clientKeys == nil ? try listener.accept() : try System.accept(listener.fd, peer: &client)
                 switch result {
                 case .processed(let accepted): fd = accepted
-                case .wouldBlock: return
+                case .wouldBlock:
+                    placeUnused()
+                    return
                 }
             } catch {
+                placeUnused()
                 if error.isResourceExhaustion {
                     pauseAccepting()
                     return
@@ -30,7 +33,7 @@ extension HTTPEngine {
                 continue  // ECONNABORTED and the like: that client is gone, try the next
             }
             System.setNoDelay(fd)
-            if case .full = adopt(fd, client: client) {
+            if case .full = adopt(fd, client: client, counted: true) {
                 pauseAccepting()
                 return
             }
@@ -41,11 +44,15 @@ extension HTTPEngine {
 
     /// Makes the non-blocking connected socket `fd` one of this engine's connections (from
     /// `accept`, or handed over in process). The descriptor is closed if it cannot be.
+    /// `counted`: its place under `maxConnections` is already taken (`mayAccept`); otherwise
+    /// it is counted here. Either way it is given back when the record goes.
     @discardableResult
-    func adopt(_ fd: Int32, client: ClientKey = .local) -> Adoption {
+    func adopt(_ fd: Int32, client: ClientKey = .local, counted: Bool = false) -> Adoption {
+        if !counted { admission.limit?.takeAnyway() }
         guard let (id, c) = connections.insert(Connection(fd: fd, now: nowNanoseconds)) else {
             System.close(fd)
             counters.rejected += 1
+            placeUnused()
             return .full
         }
         do {
@@ -53,6 +60,7 @@ extension HTTPEngine {
         } catch {
             System.close(fd)
             connections.remove(id)
+            placeUnused()
             return .failed
         }
         clientKeys?[Int(id.index)] = client

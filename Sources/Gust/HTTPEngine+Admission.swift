@@ -7,7 +7,7 @@ struct AcceptBlocks: OptionSet {
     var rawValue: UInt8
     /// Out of descriptors or slots: retried after 100 ms.
     static let exhausted = AcceptBlocks(rawValue: 1)
-    /// Holding its share of `maxConnections`: until one of its connections closes.
+    /// The process holds `maxConnections`: until a connection closes (on any reactor).
     static let atLimit = AcceptBlocks(rawValue: 2)
     /// Out of new-connection tokens (`connectionRate`): until the next is due.
     static let rate = AcceptBlocks(rawValue: 4)
@@ -15,8 +15,8 @@ struct AcceptBlocks: OptionSet {
 
 /// Admission limits the operator sets, as one reactor applies them.
 struct Admission {
-    /// This reactor's share of `maxConnections` (`Int.max`: none).
-    var connectionShare = Int.max
+    /// `maxConnections`, shared by every reactor of the process.
+    var limit: ConnectionLimit?
     /// This reactor's share of `connectionRate`, and its bucket's arrival time.
     var connectionRate: GCRA?
     var connectionTAT: Int64 = 0
@@ -30,11 +30,11 @@ struct Admission {
     var unloggedPauses = 0
     var unlogged429s = 0
 
-    init(_ configuration: ServerConfiguration, clients: ClientRateLimiter?) {
+    init(_ configuration: ServerConfiguration, clients: ClientRateLimiter?, limit: ConnectionLimit?) {
         let reactors = configuration.reactors
         /// An even share, rounded up (and no overflow for `Int.max`).
         func share(_ n: Int) -> Int { n / reactors + (n % reactors == 0 ? 0 : 1) }
-        if let max = configuration.maxConnections { connectionShare = share(max) }
+        self.limit = limit
         if let rate = configuration.connectionRate {
             connectionRate = GCRA(perSecond: rate.perSecond / Double(reactors), burst: share(rate.burst))
         }
@@ -75,16 +75,24 @@ extension HTTPEngine {
 
     // MARK: Connection limits
 
-    /// Whether another connection may be accepted now; if not, accepting pauses (and resumes
-    /// on its own). Called before each `accept`.
+    /// Whether another connection may be accepted now (a place under `maxConnections` is then
+    /// taken: give it back with `placeUnused` if no connection comes of it); if not, accepting
+    /// pauses, and resumes on its own. Called before each `accept`.
     @inline(__always)
     func mayAccept() -> Bool {
-        if connections.count >= admission.connectionShare {
+        if let limit = admission.limit, !limit.take() {
+            if limit.wait(reactor: reactorID) && limit.take() { return mayAcceptAtRate(limit) }
             blockAccepting(.atLimit)
             noteAcceptPause(limit: true)
             return false
         }
+        return mayAcceptAtRate(admission.limit)
+    }
+
+    @inline(__always)
+    func mayAcceptAtRate(_ limit: ConnectionLimit?) -> Bool {
         if let rate = admission.connectionRate, let wait = rate.admit(&admission.connectionTAT, now: nowNanoseconds) {
+            limit?.release()
             blockAccepting(.rate)
             noteAcceptPause(limit: false)
             reactor.schedule(after: .nanoseconds(wait)) { [unowned self] in unblockAccepting(.rate) }
@@ -93,10 +101,16 @@ extension HTTPEngine {
         return true
     }
 
-    /// A connection's slot was freed: below its share again, the reactor accepts again.
+    /// The place `mayAccept` took was not used (nothing to accept, or the accept failed).
+    @inline(__always)
+    func placeUnused() {
+        admission.limit?.release()
+    }
+
+    /// A connection's record is gone: its place under `maxConnections` is free.
     @inline(__always)
     func connectionSlotFreed() {
-        if acceptBlocks.contains(.atLimit) && connections.count < admission.connectionShare { unblockAccepting(.atLimit) }
+        admission.limit?.release()
     }
 
     func noteAcceptPause(limit: Bool) {
@@ -113,8 +127,9 @@ extension HTTPEngine {
                 ? "connection limit reached: not accepting until a connection closes; new clients wait in the listen backlog"
                 : "new-connection rate reached: accepting paused until the next token; new clients wait in the listen backlog",
             metadata: [
-                "reactor": "\(reactorID)", "open": "\(connections.count)",
-                "share": admission.connectionShare == Int.max ? "none" : "\(admission.connectionShare)",
+                "reactor": "\(reactorID)", "open-here": "\(connections.count)",
+                "open": admission.limit.map { "\($0.open.load(ordering: .relaxed))" } ?? "-",
+                "limit": admission.limit.map { "\($0.maximum)" } ?? "none",
                 "pauses": "\(pauses)",
             ])
     }

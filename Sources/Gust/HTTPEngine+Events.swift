@@ -49,9 +49,17 @@ extension HTTPEngine {
         else { return }
         c.pointee.timer = .none
         updateDate()
-        switch c.pointee.machine.timerFired(now: nowNanoseconds, rules) {
+        var action = c.pointee.machine.timerFired(now: nowNanoseconds, rules)
+        if case .measureDelivery = action {
+            // What the client really received (a big send buffer takes much it never reads).
+            let delivered = System.bytesAcknowledged(c.pointee.fd) ?? 0
+            action = c.pointee.machine.deliveryMeasured(delivered, now: nowNanoseconds, rules)
+        }
+        switch action {
         case .rearm(let change):
             apply(change, id, c)
+        case .measureDelivery:
+            preconditionFailure("deliveryMeasured decides")
         case .close(let wait):
             if wait != .linger { counters.timeouts += 1 }
             if wait == .slowRead { counters.slowClients += 1 }

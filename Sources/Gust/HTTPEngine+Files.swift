@@ -39,7 +39,7 @@ extension HTTPEngine {
                     file.pointee.remaining -= Int64(n)
                     c.pointee.machine.writeProgressed(n, now: nowNanoseconds, rules)
                 case .wouldBlock:
-                    c.pointee.machine.writeBlocked(now: nowNanoseconds, rules)
+                    noteWriteBlocked(c)
                     return .blocked
                 }
             } catch {

@@ -26,11 +26,11 @@ extension HTTPEngine {
                 case .processed(let written):
                     if written < count {
                         c.pointee.output = takeOutputLease(copying: UnsafeRawBufferPointer(rebasing: bytes[written...]))
-                        c.pointee.machine.writeBlocked(now: nowNanoseconds, rules)
+                        noteWriteBlocked(c)
                     }
                 case .wouldBlock:
                     c.pointee.output = takeOutputLease(copying: bytes)
-                    c.pointee.machine.writeBlocked(now: nowNanoseconds, rules)
+                    noteWriteBlocked(c)
                 }
             } catch {
                 close(id)
@@ -125,9 +125,20 @@ extension HTTPEngine {
         outputDrained(id, c)
     }
 
+    /// Tells the machine output stayed behind; on the first block, with a minimum response
+    /// rate, what the client has acknowledged so far (one `getsockopt`, not on the fast path).
+    @inline(__always)
+    func noteWriteBlocked(_ c: UnsafeMutablePointer<Connection>) {
+        var delivered: UInt64?
+        if rules.minimumResponseRate != nil && !c.pointee.machine.flags.contains(.writeBlocked) {
+            delivered = System.bytesAcknowledged(c.pointee.fd)
+        }
+        c.pointee.machine.writeBlocked(now: nowNanoseconds, rules, delivered: delivered)
+    }
+
     /// Output is still waiting on the socket: watch for room (the write timeout runs).
     func stillBlocked(_ id: SlotID, _ c: UnsafeMutablePointer<Connection>) {
-        if !c.pointee.machine.flags.contains(.writeBlocked) { c.pointee.machine.writeBlocked(now: nowNanoseconds, rules) }
+        if !c.pointee.machine.flags.contains(.writeBlocked) { noteWriteBlocked(c) }
         settle(id, c)
     }
 

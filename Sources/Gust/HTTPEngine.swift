@@ -25,7 +25,7 @@ import Logging
 /// generation. What application code asks of a connection (an answer, a stream write, a resume)
 /// is queued and carried out by `+Work.swift` once the code has returned.
 ///
-/// Memory: per connection, an 80-byte slab record and one timer-wheel entry; leases only while
+/// Memory: per connection, an 88-byte slab record and one timer-wheel entry; leases only while
 /// bytes are in flight. Threading: everything here runs on the reactor's thread; nothing is
 /// shared with other reactors except the immutable route table.
 final class HTTPEngine: ReactorDelegate {
@@ -121,7 +121,7 @@ final class HTTPEngine: ReactorDelegate {
 
     init(
         reactor: Reactor, listeners: [Listener], routes: RouteTable, configuration: ServerConfiguration,
-        clientLimiter: ClientRateLimiter? = nil
+        clientLimiter: ClientRateLimiter? = nil, connectionLimit: ConnectionLimit? = nil
     ) {
         self.reactor = reactor
         reactorID = reactor.id
@@ -150,7 +150,7 @@ final class HTTPEngine: ReactorDelegate {
         logger = configuration.logger
         logging = LoggerBox(configuration.logger)
         watch = reactor.handle.watch
-        admission = Admission(configuration, clients: clientLimiter)
+        admission = Admission(configuration, clients: clientLimiter, limit: connectionLimit)
         if clientLimiter != nil {
             // Virtual memory for every slot; pages are touched only as slots are used.
             let keys = UnsafeMutablePointer<ClientKey>.allocate(capacity: configuration.maxConnectionsPerReactor)

@@ -71,11 +71,13 @@ public final class Server: Sendable {
                 let group = try ReactorGroup(count: configuration.reactors)
                 let routes = self.routes
                 let limiter = makeClientLimiter()
+                let limit = configuration.maxConnections.map { ConnectionLimit(maximum: $0, handles: group.handles) }
                 let reactors = configuration.reactors
                 group.start { reactor in
                     let mine = Listener.share(of: listeners.count, forReactor: reactor.id, of: reactors).map { listeners[$0] }
                     return HTTPEngine(
-                        reactor: reactor, listeners: mine, routes: routes, configuration: configuration, clientLimiter: limiter)
+                        reactor: reactor, listeners: mine, routes: routes, configuration: configuration, clientLimiter: limiter,
+                        connectionLimit: limit)
                 }
                 running = Running(
                     group: group, listeners: listeners, port: listeners[0].port, watchdog: makeWatchdog(group), inherited: inherited)
@@ -130,8 +132,11 @@ public final class Server: Sendable {
             let group = try ReactorGroup(count: configuration.reactors)
             let routes = self.routes
             let limiter = makeClientLimiter()
+            let limit = configuration.maxConnections.map { ConnectionLimit(maximum: $0, handles: group.handles) }
             group.start { reactor in
-                HTTPEngine(reactor: reactor, listeners: [], routes: routes, configuration: configuration, clientLimiter: limiter)
+                HTTPEngine(
+                    reactor: reactor, listeners: [], routes: routes, configuration: configuration, clientLimiter: limiter,
+                    connectionLimit: limit)
             }
             running = Running(group: group, listeners: [], port: 0, watchdog: makeWatchdog(group))
         }

@@ -97,6 +97,14 @@ import CGustSystem
 }
 
 extension System {
+    /// How many bytes of output the peer of TCP socket `fd` has acknowledged so far (what it
+    /// has really received, unlike what `write` took into the kernel's buffer); nil for a socket
+    /// that is not TCP. One `getsockopt`.
+    public static func bytesAcknowledged(_ fd: Int32) -> UInt64? {
+        var acked: UInt64 = 0
+        return cgust_tcp_bytes_acked(fd, &acked) == 0 ? acked : nil
+    }
+
     /// Disables Nagle's algorithm on a connected TCP socket.
     public static func setNoDelay(_ fd: Int32) {
         var one: Int32 = 1

@@ -1,5 +1,6 @@
 @_spi(GustInternal) import GustCore
 @_spi(GustInternal) import GustHTTP1
+import Testing
 
 /// Plays the driver for one `ConnectionMachine` on byte scripts, with a manual clock: no
 /// sockets, no threads, no sleeping. It carries out the machine's actions the way `HTTPEngine`
@@ -26,6 +27,8 @@ final class MachineScript {
     var blocked = false
     var closed = false
     var lingering = false
+    /// What the "kernel" says the client has acknowledged (nil: not a TCP socket).
+    var acked: UInt64?
 
     /// How each path is routed (body policy) and what its handler does.
     var policy: (String) -> BodyPolicy = { _ in BodyPolicy(limit: 1 << 20, streams: false) }
@@ -95,7 +98,14 @@ final class MachineScript {
 
     func fireTimer() {
         timer = nil
-        switch machine.timerFired(now: now, rules) {
+        var action = machine.timerFired(now: now, rules)
+        if case .measureDelivery = action {
+            log.append("measure delivery: \(acked ?? 0)")
+            action = machine.deliveryMeasured(acked ?? 0, now: now, rules)
+        }
+        switch action {
+        case .measureDelivery:
+            Issue.record("deliveryMeasured must decide")
         case .rearm(let change):
             apply(change)
         case .close(let wait):
@@ -145,7 +155,7 @@ final class MachineScript {
     /// The socket would not take all of the output.
     func socketFull() {
         blocked = true
-        machine.writeBlocked(now: now, rules)
+        machine.writeBlocked(now: now, rules, delivered: machine.flags.contains(.writeBlocked) ? nil : acked)
         settle()
     }
 

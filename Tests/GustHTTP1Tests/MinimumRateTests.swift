@@ -102,6 +102,36 @@ import Testing
         #expect(s.closed && s.log.contains("timeout slowRead"), "\(s.log)")
     }
 
+    @Test func onTCPWhatTheClientAcknowledgesCountsNotWhatTheKernelTook() {
+        // A big send buffer takes a megabyte the client never reads: no credit for it.
+        let s = MachineScript(rules: Self.rules)
+        s.acked = 5000
+        s.receive(get("/big"))
+        s.socketFull()  // at 1 s: deadline 3 s, 5000 bytes acknowledged so far
+        s.advance(seconds: 0.5)
+        s.socketTookSome(1_000_000)
+        s.acked = 5010  // 10 bytes really read
+        s.advance(seconds: 1.6)
+        #expect(s.closed && s.log.suffix(3) == ["measure delivery: 5010", "timeout slowRead", "close"], "\(s.log)")
+    }
+
+    @Test func onTCPAClientReadingAtTheRateIsKeptWithoutAnyWriteProgress() {
+        // 150 bytes/s acknowledged, although the kernel's buffer never frees enough to write
+        // more: neither the rate nor the write timeout (30 s) cuts it.
+        let s = MachineScript(rules: Self.rules)
+        s.acked = 0
+        s.receive(get("/big"))
+        s.socketFull()
+        for _ in 0..<60 {
+            s.acked! += 150
+            s.advance(seconds: 1)
+        }
+        #expect(!s.closed, "\(s.log.suffix(4))")
+        // It stops reading: the rate's credit runs out, then it is cut.
+        s.advance(seconds: 40)
+        #expect(s.closed && s.log.contains("timeout slowRead"), "\(s.log.suffix(4))")
+    }
+
     @Test func withoutMinimumRatesOnlyTheTimeoutsApply() {
         let s = MachineScript(rules: ConnectionRules(bodyTimeout: .seconds(30)))
         s.receive("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10000\r\n\r\n")

@@ -103,6 +103,10 @@ int cgust_sem_wait_until(sem_t *semaphore, long long deadline_ns);
 void cgust_set_thread_context(void *context);
 void *cgust_thread_context(void);
 
+/// The bytes of output the peer has acknowledged on TCP socket `fd` (TCP_INFO's
+/// tcpi_bytes_acked, Linux 4.1+): 0 and `*acked` set, or -1 (not TCP, or too old a kernel).
+int cgust_tcp_bytes_acked(int fd, uint64_t *acked);
+
 // Processes (reload and prefork). Signal sets are bit masks: bit N is signal N.
 
 /// Blocks the signals in `mask` in the calling thread (and threads it creates afterwards).

@@ -48,6 +48,9 @@
     case close(ConnectionWait)
     /// Answer 408 (after telling a body handler its body was aborted), then close.
     case requestTimeout(Rejection)
+    /// A wait on blocked output ran out by the last reading of what the client acknowledged:
+    /// read the count again and tell `deliveryMeasured` (it decides).
+    case measureDelivery
 }
 
 /// What a drain request comes to for one connection.
@@ -67,27 +70,53 @@ extension ConnectionMachine {
 
     /// Event: output stayed behind (the socket is full); the write timeout runs from `now`, and
     /// the client's reading is timed against the minimum response rate (from the first block).
-    public mutating func writeBlocked(now: Int64, _ rules: ConnectionRules) {
+    /// `delivered`: on a TCP socket, the bytes the client has acknowledged so far (then the
+    /// rate is measured by what it acknowledges, `deliveryMeasured`); nil otherwise (then by
+    /// what the socket takes, `writeProgressed`).
+    public mutating func writeBlocked(now: Int64, _ rules: ConnectionRules, delivered: UInt64? = nil) {
         if !_flags.contains(.writeBlocked), let rate = rules.minimumResponseRate {
             _rateDeadline = now.addingSaturating(rate.grace)
+            if let delivered {
+                _deliveredMark = delivered
+                _flags.insert(.deliveryMeasured)
+            } else {
+                _flags.remove(.deliveryMeasured)
+            }
         }
         _flags.insert(.writeBlocked)
         _since = now
     }
 
     /// Event: `count` bytes of the output went out; the write timeout starts again, and a
-    /// blocked transfer earns time at the minimum rate.
+    /// blocked transfer not measured by acknowledgements earns time at the minimum rate.
     public mutating func writeProgressed(_ count: Int, now: Int64, _ rules: ConnectionRules) {
         _since = now
-        if _flags.contains(.writeBlocked), let rate = rules.minimumResponseRate {
+        if _flags.contains(.writeBlocked), !_flags.contains(.deliveryMeasured), let rate = rules.minimumResponseRate {
             _rateDeadline = _rateDeadline.addingSaturating(rate.credit(count))
         }
     }
 
     /// Event: every pending byte is out.
     public mutating func writeDrained() {
-        _flags.remove(.writeBlocked)
+        _flags.remove([.writeBlocked, .deliveryMeasured])
         _rateDeadline = 0  // a body being read starts its own measure with its next bytes
+    }
+
+    /// Event: the driver read how many bytes the client has acknowledged (`.measureDelivery`):
+    /// what it acknowledged since the last reading earns time at the minimum rate and counts as
+    /// progress for the write timeout; then the connection closes if a wait has still run out.
+    public mutating func deliveryMeasured(_ delivered: UInt64, now: Int64, _ rules: ConnectionRules) -> TimeoutAction {
+        if delivered > _deliveredMark {
+            let progress = delivered - _deliveredMark
+            _deliveredMark = delivered
+            _since = now
+            if let rate = rules.minimumResponseRate {
+                _rateDeadline = _rateDeadline.addingSaturating(rate.credit(Int(clamping: progress)))
+            }
+        }
+        guard let (wait, deadline) = currentWait(rules) else { return .rearm(.keep) }
+        if deadline > now { return .rearm(slowTimerChange(rules)) }
+        return .close(wait)
     }
 
     // MARK: Watching and timing
@@ -160,6 +189,7 @@ extension ConnectionMachine {
         _flags.remove(.timerArmed)
         guard let (wait, deadline) = currentWait(rules) else { return .rearm(.keep) }
         if deadline > now { return .rearm(slowTimerChange(rules)) }
+        if (wait == .write || wait == .slowRead) && _flags.contains(.deliveryMeasured) { return .measureDelivery }
         switch wait {
         case .idle, .linger, .write, .slowRead:
             return .close(wait)

@@ -31,7 +31,7 @@
 /// answer; a body taken piece by piece goes through `nextBodyPiece` and `pieceDelivered`.
 ///
 /// Threading: a value inside the connection's record, touched by its reactor only.
-/// Cost: 40 bytes; every method is a few compares and stores (parsing aside).
+/// Cost: 48 bytes; every method is a few compares and stores (parsing aside).
 @_spi(GustInternal) public struct ConnectionMachine: Sendable {
     public enum State: UInt8, Sendable {
         case idle, readingHead, readingBody, streamingBody, bodyPaused
@@ -63,6 +63,9 @@
         /// The client shut down its sending side (a half-close) while the connection was not
         /// reading: what it sent is still to be read; it is not watched for reading meanwhile.
         @inlinable public static var peerFinished: Flags { Flags(rawValue: 256) }
+        /// Blocked output is timed by what the client acknowledged (TCP), not by what the kernel
+        /// took: a large send buffer would otherwise count as read by a client that reads nothing.
+        @inlinable public static var deliveryMeasured: Flags { Flags(rawValue: 512) }
     }
 
     // The state is the machine's own: read through the getters below, written only by its
@@ -79,6 +82,9 @@
     /// minimum response rate; while a body arrives, likewise for the body. It starts a grace
     /// period ahead and each byte that moves pushes it later by 1/rate seconds.
     @usableFromInline var _rateDeadline: Int64 = 0
+    /// While output is blocked on a TCP socket: the bytes the client had acknowledged when the
+    /// rate deadline was last brought up to date (the kernel's count, `deliveryMeasured`).
+    @usableFromInline var _deliveredMark: UInt64 = 0
 
     public var state: State { _state }
     public var flags: Flags { _flags }
