@@ -138,3 +138,27 @@ def test_a_worker_that_cannot_start_stops_the_supervisor_with_the_reason():
     r = subprocess.run([GUST, "serve", "--processes", "2", "--host", "example.invalid", "--port", "0"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "cannot serve" in r.stderr
+
+
+def test_a_worker_that_keeps_dying_is_restarted_with_a_growing_backoff():
+    s = GustServer("--processes", "2", "--reactors", "1").start()
+    try:
+        # Kill the newest worker three times in a row (the same slot: its replacement is the
+        # newest), each as soon as it has been replaced: back at once, then after 100 ms, 200 ms.
+        for _ in range(3):
+            before = children(s.proc.pid)
+            victim = max(before)
+            subprocess.run(["kill", "-9", str(victim)], check=True)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                now = children(s.proc.pid)
+                if victim not in now and len(now) == 2:
+                    break
+                time.sleep(0.01)
+            assert len(children(s.proc.pid)) == 2
+            time.sleep(0.5)  # the replacement is up and serving before it is killed in turn
+        assert fresh_whoami(s.port).startswith("pid ")
+    finally:
+        _, err = s.stop()
+    delays = [line.split("restart-in=")[1].split()[0] for line in err.splitlines() if "restart-in=" in line]
+    assert [float(d) for d in delays] == [0.0, 0.1, 0.2], err

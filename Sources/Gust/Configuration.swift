@@ -14,6 +14,7 @@ public struct ServerConfiguration: Sendable {
     /// Worker processes `Server.run` starts under a supervisor (prefork; see `Supervisor`):
     /// each is this program again, serving with its own `reactors` on listeners the supervisor
     /// bound; one that dies is replaced. 1 (default): no supervisor, this process serves.
+    /// Only `Server.run` honours it.
     public var processes = 1
     /// Take the listening sockets this process was handed instead of binding `host:port`: by a
     /// reloading Gust server or a prefork supervisor (`GUST_CONTROL_FD`), or by systemd socket
@@ -150,7 +151,9 @@ public struct ServerConfiguration: Sendable {
         if let maxConnections, maxConnections < 1 { throw ConfigurationError("maxConnections must be positive") }
         for (name, limit) in [("connectionRate", connectionRate), ("requestRatePerClient", requestRatePerClient)] {
             guard let limit else { continue }
-            guard limit.perSecond > 0 && limit.perSecond.isFinite else { throw ConfigurationError("\(name).perSecond must be positive") }
+            guard limit.perSecond >= 1e-6 && limit.perSecond.isFinite else {
+                throw ConfigurationError("\(name).perSecond must be at least 0.000001 (one in 11 days)")
+            }
             guard limit.burst >= 1 else { throw ConfigurationError("\(name).burst must be at least 1") }
         }
         guard rateLimitedClients >= 1 && rateLimitedClients <= 1 << 26 else {

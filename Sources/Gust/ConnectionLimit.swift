@@ -39,12 +39,23 @@ final class ConnectionLimit: Sendable {
     /// Reactor `reactor` found no place: it will be woken (its accepting unblocked) when one
     /// frees. True if a place freed meanwhile: it should try again now instead of waiting.
     func wait(reactor: Int) -> Bool {
-        waiting.withLock { _ = $0.insert(reactor) }
-        waitingCount.add(1, ordering: .sequentiallyConsistent)
+        if waiting.withLock({ $0.insert(reactor).inserted }) {
+            waitingCount.add(1, ordering: .sequentiallyConsistent)
+        }
         // A place freed between `take` and here was released before we were listed: look again.
         guard open.load(ordering: .sequentiallyConsistent) < maximum else { return false }
         if waiting.withLock({ $0.remove(reactor) }) != nil {
             waitingCount.subtract(1, ordering: .sequentiallyConsistent)
+        }
+        return true
+    }
+
+    /// Takes a place, or, at the limit, lists `reactor` to be woken when one frees (false).
+    /// A place freed while it was being listed is tried for again; if another reactor took it
+    /// first, it lists itself again, so that it is never left paused with nobody to wake it.
+    func takeOrWait(reactor: Int) -> Bool {
+        while !take() {
+            guard wait(reactor: reactor) else { return false }
         }
         return true
     }

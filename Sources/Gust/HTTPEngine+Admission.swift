@@ -36,7 +36,7 @@ struct Admission {
         func share(_ n: Int) -> Int { n / reactors + (n % reactors == 0 ? 0 : 1) }
         self.limit = limit
         if let rate = configuration.connectionRate {
-            connectionRate = GCRA(perSecond: rate.perSecond / Double(reactors), burst: share(rate.burst))
+            connectionRate = GCRA(perSecond: max(rate.perSecond / Double(reactors), 1e-9), burst: share(rate.burst))
         }
         self.clients = clients
     }
@@ -80,9 +80,8 @@ extension HTTPEngine {
     /// pauses, and resumes on its own. Called before each `accept`.
     @inline(__always)
     func mayAccept() -> Bool {
-        if let limit = admission.limit, !limit.take() {
-            if limit.wait(reactor: reactorID) && limit.take() { return mayAcceptAtRate(limit) }
-            blockAccepting(.atLimit)
+        if let limit = admission.limit, !limit.takeOrWait(reactor: reactorID) {
+            blockAccepting(.atLimit)  // listed: the next place freed, on any reactor, wakes it
             noteAcceptPause(limit: true)
             return false
         }

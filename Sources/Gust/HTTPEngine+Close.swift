@@ -38,8 +38,9 @@ extension HTTPEngine {
     /// finds it) and gives back everything it held but its descriptor: the timer, the leases,
     /// a file transfer, a response stream (finished), a pending upgrade. Returns the descriptor
     /// and the body stream that was still being fed, or nil when the connection is gone already.
-    /// Closing and handing off both start here.
-    func removeRecord(_ id: SlotID) -> (fd: Int32, orphan: BodyStream?)? {
+    /// Closing and handing off both start here. `keepPlace`: the descriptor lives on (handed
+    /// off), so its place under `maxConnections` stays taken until it closes.
+    func removeRecord(_ id: SlotID, keepPlace: Bool = false) -> (fd: Int32, orphan: BodyStream?)? {
         guard var record = connections.remove(id) else { return nil }
         record.machine.closed()
         if record.timer != .none { reactor.cancelTimer(record.timer) }
@@ -54,7 +55,7 @@ extension HTTPEngine {
         if let stream = responseStreams.removeValue(forKey: id.packed) { stream.connectionClosed() }
         pendingUpgrades.removeValue(forKey: id.packed)
         if !asyncTasks.isEmpty { dropAsyncTask(id) }
-        connectionSlotFreed()
+        if !keepPlace { connectionSlotFreed() }
         return (record.fd, orphan)
     }
 

@@ -173,7 +173,7 @@ extension HTTPEngine {
             preconditionFailure("a body streams only with its stream in the input lease")
         }
         if stream.isPaused {  // paused outside a delivery (from a timer, say)
-            c.pointee.machine.bodyPaused()
+            c.pointee.machine.bodyPaused(now: nowNanoseconds)
             return .end(.paused)
         }
         switch c.pointee.machine.nextBodyPiece(&pass, limit: lease.pointee.streamLimit) {
@@ -199,7 +199,7 @@ extension HTTPEngine {
                 answered = true
                 adopt(&result, id, c, bodyLimit: 0)
             }
-            switch c.pointee.machine.pieceDelivered(answered: answered, paused: stream.isPaused, last: last) {
+            switch c.pointee.machine.pieceDelivered(answered: answered, paused: stream.isPaused, last: last, now: nowNanoseconds) {
             case .more:
                 return .again(c)
             case .end:

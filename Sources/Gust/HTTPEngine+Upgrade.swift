@@ -52,12 +52,14 @@ package final class UpgradedConnection {
         }
     }
 
-    /// Closes the descriptor and forgets the connection. Closing twice is harmless.
+    /// Closes the descriptor and forgets the connection (its place under `maxConnections` is
+    /// free again). Closing twice is harmless.
     package func close() {
         guard !isClosed else { return }
         isClosed = true
         engine.handoffs.removeValue(forKey: token)
         System.close(fd)
+        engine.connectionSlotFreed()
     }
 }
 
@@ -80,7 +82,7 @@ extension HTTPEngine {
         var bytes: [UInt8] = []
         if let lease = c.pointee.input { bytes.append(contentsOf: lease.pointee.buffer.unsafeReadable) }
         bytes.append(contentsOf: unread)
-        guard let (fd, _) = removeRecord(id) else { return }
+        guard let (fd, _) = removeRecord(id, keepPlace: true) else { return }
         counters.upgraded += 1
         let token = Self.handoffBit | nextHandoffToken
         nextHandoffToken &+= 1
@@ -88,6 +90,7 @@ extension HTTPEngine {
             try reactor.modify(fd, interest: .readable, token: token)
         } catch {
             counters.closed += 1
+            connectionSlotFreed()
             return System.close(fd)
         }
         let connection = UpgradedConnection(fd: fd, token: token, handler: handler, engine: self)

@@ -248,7 +248,7 @@ extension HTTPEngine {
             return discard(result)
         }
         adopt(&result, id, c, bodyLimit: 0)
-        _ = c.pointee.machine.pieceDelivered(answered: true, paused: false, last: false)
+        _ = c.pointee.machine.pieceDelivered(answered: true, paused: false, last: false, now: nowNanoseconds)
         c.pointee.input?.pointee.stream = nil
         dropUnservedInput(c)
         finishPass(id, c, mark)
@@ -256,7 +256,7 @@ extension HTTPEngine {
 
     func performPause(_ id: SlotID, _ stream: BodyStream) {
         guard let c = connections.pointer(to: id), c.pointee.input?.pointee.stream === stream, stream.isPaused else { return }
-        c.pointee.machine.bodyPaused()
+        c.pointee.machine.bodyPaused(now: nowNanoseconds)
         settle(id, c)
     }
 }

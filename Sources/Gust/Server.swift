@@ -197,6 +197,10 @@ public final class Server: Sendable {
     /// (logged). Blocks the calling thread. `onStart` runs once the listeners are bound (e.g. to
     /// print the address); `onReload` after each reload attempt; `onDrain` when the stop
     /// begins, with the connections still open.
+    ///
+    /// With `processes > 1`, this process becomes a prefork supervisor instead (`Supervisor`):
+    /// the workers it starts are this program again, and their `run` serves. Only `run` does
+    /// this: `start` (and `Server` as a lifecycle `Service`) always serves in this process.
     @discardableResult
     public func run(
         onStart: (Server) -> Void = { _ in }, onReload: (ReloadOutcome) -> Void = { _ in }, onDrain: (Int) -> Void = { _ in }
@@ -229,6 +233,9 @@ public final class Server: Sendable {
             var ignored = 0
             while Signals.wait(for: [Signals.reload], timeout: .zero) != nil { ignored += 1 }
             if ignored > 0 { configuration.logger.warning("reload: ignored a reload signal received during the reload", metadata: ["signals": "\(ignored)"]) }
+            // A stop signal that came while the reload ran is the *first* one: it asks for a
+            // drain (a second one, later, for stopping at once), not for cutting requests short.
+            let stopAsked = Signals.wait(for: Signals.termination, timeout: .zero) != nil
             onReload(outcome)
             switch outcome {
             case .handedOver(let pid):
@@ -236,7 +243,7 @@ public final class Server: Sendable {
                 idleGrace = configuration.reloadIdleGrace
             case .failed(let why):
                 configuration.logger.error("reload failed; this process keeps serving", metadata: ["why": "\(why)"])
-                continue
+                if !stopAsked { continue }
             }
             break
         }

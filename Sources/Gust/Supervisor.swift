@@ -160,7 +160,9 @@ final class Supervisor {
                 let delay = backoff(slots[k].failures)
                 slots[k].failures += 1
                 slots[k].restartAt = ContinuousClock.now + max(delay, .milliseconds(100))
-                logger.error("worker could not be restarted", metadata: ["worker": "\(k)", "why": "\(failure.why)"])
+                logger.error(
+                    "worker could not be restarted",
+                    metadata: ["worker": "\(k)", "why": "\(failure.why)", "retry-in": "\(slots[k].restartAt! - ContinuousClock.now)"])
             }
         }
     }

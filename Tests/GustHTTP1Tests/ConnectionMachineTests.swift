@@ -413,15 +413,24 @@ func get(_ path: String, _ extra: String = "") -> String { "GET \(path) HTTP/1.1
         #expect(!quiet.closed)
         quiet.advance(seconds: 0.2)
         #expect(quiet.closed && quiet.log.suffix(2) == ["timeout idle", "close"], "\(quiet.log)")
-        // Idle for longer than the grace already, or never used: closed at once.
+        // Idle for longer than the grace already: closed at once.
         let old = MachineScript()
         old.receive(get("/a"))
         old.advance(seconds: 5)
         old.drain(idleGrace: 1)
         #expect(old.closed)
+        // Just accepted, its first request on the way: answered (with close) if it comes
+        // within the grace from the accept, closed quietly if not.
         let fresh = MachineScript()
+        fresh.advance(seconds: 0.2)
         fresh.drain(idleGrace: 1)
-        #expect(fresh.closed)
+        #expect(!fresh.closed)
+        fresh.receive(get("/first"))
+        #expect(fresh.log.contains("invoke /first (close)") && fresh.closed, "\(fresh.log)")
+        let silent = MachineScript()
+        silent.drain(idleGrace: 1)
+        silent.advance(seconds: 1.1)
+        #expect(silent.closed && silent.written.isEmpty, "\(silent.log)")
     }
 
     @Test func aConnectionStillWritingClosesOnceItsOutputIsOut() {

@@ -255,7 +255,7 @@ final class MachineScript {
                     log.append("piece \(text)\(last ? " (last)" : "")")
                     let (answered, paused) = onPiece(text)
                     if answered { written.append("answer mid-body") }
-                    switch machine.pieceDelivered(answered: answered, paused: paused, last: last) {
+                    switch machine.pieceDelivered(answered: answered, paused: paused, last: last, now: now) {
                     case .more: continue
                     case .end:
                         if let end = deliverEnd(&pass) { return end }

@@ -57,8 +57,8 @@ extension ConnectionMachine {
     }
 
     /// Event: a piece was handed over; the handler `answered` (a response is in the output) and
-    /// / or `paused`.
-    public mutating func pieceDelivered(answered: Bool, paused: Bool, last: Bool) -> AfterPiece {
+    /// / or `paused` (at `now`).
+    public mutating func pieceDelivered(answered: Bool, paused: Bool, last: Bool, now: Int64) -> AfterPiece {
         if answered {
             _state = .closing
             _flags.remove(.answerKeepAlive)
@@ -68,25 +68,39 @@ extension ConnectionMachine {
         if last { return .end }
         if paused {
             _state = .bodyPaused
+            holdRateDeadline(now: now)
             return .paused
         }
         return .more
     }
 
     /// Event: the handler paused the body outside a piece's delivery (from a timer, say).
-    public mutating func bodyPaused() {
-        if _state == .streamingBody { _state = .bodyPaused }
+    public mutating func bodyPaused(now: Int64) {
+        if _state == .streamingBody {
+            _state = .bodyPaused
+            holdRateDeadline(now: now)
+        }
+    }
+
+    /// While a body is paused its minimum-rate deadline is kept as the time it had left
+    /// (relative; 0 stays "not started"), so that the pause does not count, and neither does a
+    /// resume grant a fresh grace period (pausing after every piece would otherwise switch the
+    /// rate off).
+    mutating func holdRateDeadline(now: Int64) {
+        guard _rateDeadline != 0 else { return }
+        let left = _rateDeadline &- now
+        _rateDeadline = left == 0 ? -1 : left
     }
 
     /// Event: the handler resumed a paused body; true when delivery goes on (the driver then
     /// hands over what it kept, and reads again). The time it was paused does not count
-    /// against the client: the minimum-rate measure starts again.
+    /// against the client: the minimum-rate deadline resumes with the time it had left.
     public mutating func bodyResumed(now: Int64) -> Bool {
         guard _state == .bodyPaused else { return false }
         _flags.remove(.peerFinished)  // reading resumes, and will meet the end of the stream
         _state = .streamingBody
         _since = now
-        _rateDeadline = 0
+        if _rateDeadline != 0 { _rateDeadline = now.addingSaturating(_rateDeadline) }
         return true
     }
 }

@@ -57,9 +57,10 @@
 @_spi(GustInternal) public enum DrainAction: Sendable, Equatable {
     /// Nothing is under way: close now.
     case closeNow
-    /// A keep-alive connection between requests, in a lame-duck drain: it closes when it has
-    /// been idle for the drain's idle grace (apply the timer change), or after its next
-    /// request, answered with `Connection: close`, whichever comes first.
+    /// A keep-alive connection between requests (or a new one before its first), in a
+    /// lame-duck drain: it closes when it has been idle for the drain's idle grace (apply the
+    /// timer change), or after its next request, answered with `Connection: close`, whichever
+    /// comes first.
     case closeWhenIdle(TimerChange)
     /// It closes after the exchange under way (its answer says `Connection: close`).
     case closeAfterExchange
@@ -146,8 +147,12 @@ extension ConnectionMachine {
         }
         switch _state {
         case .idle:
-            if _requests == 0 { return (.header, _since &+ rules.headerTimeout) }
-            if _flags.contains(.draining) && _rateDeadline != 0 { return (.idle, min(_rateDeadline, _since &+ rules.idleTimeout)) }
+            let lameDuck = _flags.contains(.draining) && _rateDeadline != 0
+            if _requests == 0 {
+                let due = _since &+ rules.headerTimeout
+                return (.header, lameDuck ? min(_rateDeadline, due) : due)
+            }
+            if lameDuck { return (.idle, min(_rateDeadline, _since &+ rules.idleTimeout)) }
             return (.idle, _since &+ rules.idleTimeout)
         case .readingHead: return (.header, _since &+ rules.headerTimeout)
         case .readingBody, .streamingBody:
@@ -280,7 +285,9 @@ extension ConnectionMachine {
                 return .closeAfterExchange
             }
             let closesAt = _since.addingSaturating(idleGrace)
-            if idleGrace > 0 && _requests > 0 && closesAt > now {
+            // (A new connection gets the grace too, from its accept: its first request may be
+            // on the way, and a client does not retry a request on a connection it just made.)
+            if idleGrace > 0 && closesAt > now {
                 _rateDeadline = closesAt  // (unused while idle: it holds the lame duck's deadline)
                 if !_flags.contains(.timerArmed) {
                     _flags.insert(.timerArmed)

@@ -226,6 +226,9 @@
         let n = Int64(max(0, bytes))
         let whole = (n / bytesPerSecond).multipliedReportingOverflow(by: 1_000_000_000)
         if whole.overflow { return ConnectionRules.maximumTimeout }
-        return min(whole.partialValue &+ (n % bytesPerSecond) * 1_000_000_000 / bytesPerSecond, ConnectionRules.maximumTimeout)
+        let rest = n % bytesPerSecond  // < bytesPerSecond, which may be huge: no unchecked product
+        let (scaled, overflow) = rest.multipliedReportingOverflow(by: 1_000_000_000)
+        let fraction = overflow ? Int64(Double(rest) / Double(bytesPerSecond) * 1e9) : scaled / bytesPerSecond
+        return min(whole.partialValue.addingSaturating(fraction), ConnectionRules.maximumTimeout)
     }
 }
