@@ -86,10 +86,11 @@ struct Serve: ParsableCommand {
                     let how = config.processes > 1
                         ? "\(config.processes) worker process(es) × \(config.reactors) reactor(s)" : "\(config.reactors) reactor(s)"
                     let handed = server.inheritedListeners == true ? " (listeners handed over)" : ""
-                    Console.out("gust: serving http://\(displayHost):\(port) with \(how)\(handed), PID \(Processes.pid)")
+                    // The pid file first: whoever reads the line below may read the file next.
                     if let ownsPidFile {
                         do { try PidFile.write(ownsPidFile) } catch { Console.error("gust: cannot write the pid file: \(error)") }
                     }
+                    Console.out("gust: serving http://\(displayHost):\(port) with \(how)\(handed), PID \(Processes.pid)")
                 },
                 onReload: { outcome in
                     switch outcome {
