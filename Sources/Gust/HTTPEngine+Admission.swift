@@ -157,7 +157,7 @@ extension HTTPEngine {
             admission.unlogged429s = 0
             logger.warning(
                 "client over its request rate: answered 429",
-                metadata: ["client": "\(client)", "reactor": "\(reactorID)", "answered429": "\(count)"])
+                metadata: ["client": "\(client)", "request-id": "\(request.id)", "reactor": "\(reactorID)", "answered429": "\(count)"])
         }
         let limit = admission.clients?.limit.perSecond ?? 0
         writer.header("Retry-After", String(seconds))

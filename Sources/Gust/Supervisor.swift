@@ -54,48 +54,10 @@ final class Supervisor {
 
     /// Starts worker `k` on its listeners and waits for it to serve; its PID, or why not.
     func spawn(_ k: Int) -> Result<Int32, ReloadFailure> {
-        guard let path = Processes.executablePath else { return .failure(ReloadFailure("cannot read /proc/self/exe")) }
         let fds = listeners[(k * perWorker)..<((k + 1) * perWorker)].map(\.fd)
-        let channel: ControlChannel
-        let childEnd: Int32
-        do {
-            (channel, childEnd) = try ControlChannel.pair()
-        } catch {
-            return .failure(ReloadFailure("\(error)"))
-        }
-        defer { channel.close() }
-        let hidden: Set<String> = [ControlChannel.variable, Self.variable, "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"]
-        var environment = Processes.currentEnvironment().filter { !hidden.contains(String($0.prefix { $0 != "=" })) }
-        environment += ["\(ControlChannel.variable)=3", "\(Self.variable)=\(k)"]
-        let pid: Int32
-        do {
-            pid = try Processes.spawn(path: path, arguments: CommandLine.arguments, environment: environment, control: childEnd)
-        } catch {
-            System.close(childEnd)
-            return .failure(ReloadFailure("cannot start \(path): \(error)"))
-        }
-        System.close(childEnd)
-        var exit: ChildExit?
-        var status = ControlChannel.Status.closed
-        do {
-            try channel.sendListeners(fds)
-            status = channel.awaitStatus(timeout: configuration.reloadTimeout) {
-                exit = Processes.reap(pid)
-                return exit == nil
-            }
-        } catch {
-            status = .failed("cannot hand over the listeners: \(error)")
-        }
-        if case .ready(let ready) = status, ready == pid { return .success(pid) }
-        if exit == nil {
-            Processes.kill(pid, Signals.kill)
-            exit = Processes.reap(pid, block: true)
-        }
-        let how = exit.map { "\($0)" } ?? "closed its channel"
-        switch status {
-        case .failed(let why): return .failure(ReloadFailure("worker \(k) (PID \(pid)) failed: \(why); \(how)"))
-        case .timedOut: return .failure(ReloadFailure("worker \(k) (PID \(pid)) did not serve within \(configuration.reloadTimeout); \(how)"))
-        default: return .failure(ReloadFailure("worker \(k) (PID \(pid)) \(how) before serving"))
+        switch ControlChannel.startTakingOver(Array(fds), environment: ["\(Self.variable)=\(k)"], timeout: configuration.reloadTimeout) {
+        case .serving(let pid): return .success(pid)
+        case .failed(let why): return .failure(ReloadFailure("worker \(k): \(why)"))
         }
     }
 

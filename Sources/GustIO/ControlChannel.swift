@@ -111,3 +111,64 @@ extension Substring {
         hasSuffix(suffix) ? dropLast(suffix.count) : self
     }
 }
+
+/// A process started to take over listening sockets, or why it did not.
+@_spi(GustInternal) public enum TakeOver: Sendable, Equatable {
+    /// It serves (its PID).
+    case serving(pid: Int32)
+    /// It did not come up: in words, with how it ended (it is not left running).
+    case failed(String)
+}
+
+extension ControlChannel {
+    /// Starts the executable this process was started from (the file at that path now) with
+    /// this process's arguments and environment (less the variables that hand things over:
+    /// `GUST_CONTROL_FD`, `GUST_WORKER`, systemd's `LISTEN_*`; plus `environment`, and the
+    /// control channel as descriptor 3), hands it `listeners`, and
+    /// waits up to `timeout` for its `READY`. One that exits, fails or stays silent is killed
+    /// and reaped. The one way a reload and a prefork supervisor start a process. Blocks.
+    public static func startTakingOver(_ listeners: [Int32], environment: [String], timeout: Duration) -> TakeOver {
+        guard let path = Processes.executablePath else { return .failed("cannot read /proc/self/exe") }
+        let channel: ControlChannel
+        let childEnd: Int32
+        do {
+            (channel, childEnd) = try ControlChannel.pair()
+        } catch {
+            return .failed("\(error)")
+        }
+        defer { channel.close() }
+        let handOvers: Set<Substring> = [Substring(variable), "GUST_WORKER", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"]
+        var inherited = Processes.currentEnvironment().filter { !handOvers.contains($0.prefix { $0 != "=" }) }
+        inherited += environment + ["\(variable)=3"]
+        let pid: Int32
+        do {
+            pid = try Processes.spawn(path: path, arguments: CommandLine.arguments, environment: inherited, control: childEnd)
+        } catch {
+            System.close(childEnd)
+            return .failed("cannot start \(path): \(error)")
+        }
+        System.close(childEnd)
+        var exit: ChildExit?
+        var status = Status.closed
+        do {
+            try channel.sendListeners(listeners)
+            status = channel.awaitStatus(timeout: timeout) {
+                exit = Processes.reap(pid)
+                return exit == nil
+            }
+        } catch {
+            status = .failed("cannot hand over the listeners: \(error)")
+        }
+        if case .ready(let ready) = status, ready == pid { return .serving(pid: pid) }
+        if exit == nil {
+            Processes.kill(pid, Signals.kill)
+            exit = Processes.reap(pid, block: true)
+        }
+        let ended = exit.map { "\($0)" } ?? "closed its channel"
+        switch status {
+        case .failed(let why): return .failed("PID \(pid) failed: \(why); it \(ended)")
+        case .timedOut: return .failed("PID \(pid) did not say it was serving within \(timeout); it \(ended)")
+        case .closed, .ready: return .failed("PID \(pid) \(ended) before serving")
+        }
+    }
+}
