@@ -178,14 +178,17 @@ final class Supervisor {
                 onReload(outcome)
             default:
                 stopSignals += 1
-                let live = slots.compactMap(\.pid) + Array(retiring)
+                let serving = slots.compactMap(\.pid)
                 if !stopping {
                     stopping = true
-                    onStop(live.count)
-                    logger.info("stopping: forwarding the signal to the workers", metadata: ["workers": "\(live.count)"])
+                    onStop(serving.count + retiring.count)
+                    logger.info("stopping: forwarding the signal to the workers", metadata: ["workers": "\(serving.count)"])
                 }
-                // The workers' own rule: the first signal drains, a second stops at once.
-                for pid in live { Processes.kill(pid, Signals.terminate) }
+                // The workers' own rule: the first signal drains, a second stops at once. Old
+                // workers retiring after a reload drain already (their first signal was the
+                // reload's): only a second stop signal reaches them, to stop at once.
+                for pid in serving { Processes.kill(pid, Signals.terminate) }
+                if stopSignals > 1 { for pid in retiring { Processes.kill(pid, Signals.terminate) } }
                 if stopSignals > 1 { logger.warning("second signal: the workers stop at once") }
             }
         }

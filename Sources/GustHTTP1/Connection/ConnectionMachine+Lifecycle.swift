@@ -104,13 +104,14 @@ extension ConnectionMachine {
     }
 
     /// Event: the driver read how many bytes the client has acknowledged (`.measureDelivery`):
-    /// what it acknowledged since the last reading earns time at the minimum rate and counts as
-    /// progress for the write timeout; then the connection closes if a wait has still run out.
+    /// what it acknowledged since the last reading earns time at the minimum rate; then the
+    /// connection closes if a wait has still run out. (The write timeout stays with what the
+    /// socket takes: a receiving kernel that compacts its queue acknowledges a trickle for a
+    /// client that reads nothing.)
     public mutating func deliveryMeasured(_ delivered: UInt64, now: Int64, _ rules: ConnectionRules) -> TimeoutAction {
         if delivered > _deliveredMark {
             let progress = delivered - _deliveredMark
             _deliveredMark = delivered
-            _since = now
             if let rate = rules.minimumResponseRate {
                 _rateDeadline = _rateDeadline.addingSaturating(rate.credit(Int(clamping: progress)))
             }
@@ -194,7 +195,7 @@ extension ConnectionMachine {
         _flags.remove(.timerArmed)
         guard let (wait, deadline) = currentWait(rules) else { return .rearm(.keep) }
         if deadline > now { return .rearm(slowTimerChange(rules)) }
-        if (wait == .write || wait == .slowRead) && _flags.contains(.deliveryMeasured) { return .measureDelivery }
+        if wait == .slowRead && _flags.contains(.deliveryMeasured) { return .measureDelivery }
         switch wait {
         case .idle, .linger, .write, .slowRead:
             return .close(wait)
