@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "GustCore", targets: ["GustCore"]),
         .library(name: "GustHTTP1", targets: ["GustHTTP1"]),
         .library(name: "GustIO", targets: ["GustIO"]),
+        .library(name: "GustWebSocket", targets: ["GustWebSocket"]),
         .library(name: "GustDemo", targets: ["GustDemo"]),
         .library(name: "GustBench", targets: ["GustBench"]),
         .library(name: "GustTesting", targets: ["GustTesting"]),
@@ -30,6 +31,7 @@ let package = Package(
         .target(name: "GustCore", swiftSettings: strict),
         .target(name: "GustHTTP1", dependencies: ["GustCore"], swiftSettings: strict),
         .target(name: "GustIO", dependencies: ["CGustSystem", "GustCore"], swiftSettings: strict),
+        .target(name: "GustWebSocket", swiftSettings: strict),
         .target(
             name: "Gust",
             dependencies: [
@@ -62,6 +64,7 @@ let package = Package(
         .testTarget(name: "GustCoreTests", dependencies: ["GustCore"], swiftSettings: strict),
         .testTarget(name: "GustHTTP1Tests", dependencies: ["GustHTTP1", "GustCore"], swiftSettings: strict),
         .testTarget(name: "GustIOTests", dependencies: ["GustIO", "GustCore"], swiftSettings: strict),
+        .testTarget(name: "GustWebSocketTests", dependencies: ["GustWebSocket"], swiftSettings: strict),
         .testTarget(name: "GustBenchTests", dependencies: ["GustBench", "GustCore", "GustHTTP1"], swiftSettings: strict),
         .testTarget(
             name: "GustTests",
