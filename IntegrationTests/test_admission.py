@@ -125,12 +125,13 @@ def slowhttptest(args, seconds):
 
 
 def watch_connections(pid, baseline, seconds):
-    """Samples the server's sockets beyond `baseline` every 0.2 s: (peak, seconds until back)."""
+    """Samples the server's sockets beyond `baseline` every 0.2 s: (peak, seconds until back
+    to at most 1 beyond it, once the attack had got going: 50 or more)."""
     peak, start, back = 0, time.monotonic(), None
     while time.monotonic() - start < seconds:
         extra = open_sockets(pid) - baseline
         peak = max(peak, extra)
-        if peak > 0 and extra <= 1 and back is None:
+        if peak >= 50 and extra <= 1 and back is None:
             back = time.monotonic() - start
             break
         time.sleep(0.2)
