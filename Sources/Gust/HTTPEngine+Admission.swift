@@ -22,13 +22,10 @@ struct Admission {
     var connectionTAT: Int64 = 0
     /// Per-client request rate, shared by every reactor of the process.
     var clients: ClientRateLimiter?
-    /// Warnings are logged at most this often per kind; what happened meanwhile is counted.
-    static let logInterval: Int64 = 10_000_000_000
-    var lastLimitLog = Int64.min
-    var lastRateLog = Int64.min
-    var last429Log = Int64.min
-    var unloggedPauses = 0
-    var unlogged429s = 0
+    /// Warnings, one throttle per kind: pauses at the limit, pauses for the rate, 429s.
+    var limitLog = LogThrottle()
+    var rateLog = LogThrottle()
+    var overRateLog = LogThrottle()
 
     init(_ configuration: ServerConfiguration, clients: ClientRateLimiter?, limit: ConnectionLimit?) {
         let reactors = configuration.reactors
@@ -39,6 +36,24 @@ struct Admission {
             connectionRate = GCRA(perSecond: max(rate.perSecond / Double(reactors), 1e-9), burst: share(rate.burst))
         }
         self.clients = clients
+    }
+}
+
+/// A warning logged at most once every 10 s; the events in between are counted, and the count
+/// goes with the next warning.
+struct LogThrottle {
+    static let interval: Int64 = 10_000_000_000
+    var last = Int64.min
+    var unlogged = 0
+
+    /// One more event at `now`: the number of events the warning logged now stands for, or nil
+    /// if it is not time to log.
+    mutating func note(now: Int64) -> Int? {
+        unlogged += 1
+        guard last == Int64.min || now - last >= Self.interval else { return nil }
+        last = now
+        defer { unlogged = 0 }
+        return unlogged
     }
 }
 
@@ -114,13 +129,8 @@ extension HTTPEngine {
 
     func noteAcceptPause(limit: Bool) {
         counters.acceptPauses += 1
-        admission.unloggedPauses += 1
-        let now = nowNanoseconds
-        let last = limit ? admission.lastLimitLog : admission.lastRateLog
-        guard last == Int64.min || now - last >= Admission.logInterval else { return }
-        if limit { admission.lastLimitLog = now } else { admission.lastRateLog = now }
-        let pauses = admission.unloggedPauses
-        admission.unloggedPauses = 0
+        let due = limit ? admission.limitLog.note(now: nowNanoseconds) : admission.rateLog.note(now: nowNanoseconds)
+        guard let pauses = due else { return }
         logger.warning(
             limit
                 ? "connection limit reached: not accepting until a connection closes; new clients wait in the listen backlog"
@@ -149,12 +159,7 @@ extension HTTPEngine {
         let wait = rateLimitedWait
         let seconds = max(1, (wait + 999_999_999) / 1_000_000_000)
         counters.rateLimited += 1
-        admission.unlogged429s += 1
-        let now = nowNanoseconds
-        if admission.last429Log == Int64.min || now - admission.last429Log >= Admission.logInterval {
-            admission.last429Log = now
-            let count = admission.unlogged429s
-            admission.unlogged429s = 0
+        if let count = admission.overRateLog.note(now: nowNanoseconds) {
             logger.warning(
                 "client over its request rate: answered 429",
                 metadata: ["client": "\(client)", "request-id": "\(request.id)", "reactor": "\(reactorID)", "answered429": "\(count)"])

@@ -33,7 +33,7 @@ final class Supervisor {
     /// Old workers draining after a reload or a stop (not restarted when they exit).
     var retiring: Set<Int32> = []
     var stopping = false
-    static let variable = "GUST_WORKER"
+    static let variable = ControlChannel.workerVariable
     static let healthyAfter: Duration = .seconds(10)
     static let maximumBackoff: Duration = .seconds(10)
 

@@ -14,6 +14,8 @@ import Glibc
 @_spi(GustInternal) public struct ControlChannel: Sendable {
     public let fd: Int32
     public static let variable = "GUST_CONTROL_FD"
+    /// Names the worker number of a process a prefork supervisor started.
+    public static let workerVariable = "GUST_WORKER"
 
     public init(fd: Int32) { self.fd = fd }
 
@@ -137,7 +139,7 @@ extension ControlChannel {
             return .failed("\(error)")
         }
         defer { channel.close() }
-        let handOvers: Set<Substring> = [Substring(variable), "GUST_WORKER", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"]
+        let handOvers: Set<Substring> = [Substring(variable), Substring(workerVariable), "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"]
         var inherited = Processes.currentEnvironment().filter { !handOvers.contains($0.prefix { $0 != "=" }) }
         inherited += environment + ["\(variable)=3"]
         let pid: Int32

@@ -67,7 +67,7 @@ struct Serve: ParsableCommand {
             }
         }
         // A worker of a supervisor, or a reload's new process, is handed its listeners.
-        let worker = Processes.environment("GUST_WORKER")
+        let worker = Processes.environment(ControlChannel.workerVariable)
         let successor = worker == nil && Processes.environment(ControlChannel.variable) != nil
         let ownsPidFile = worker == nil ? pidFile : nil
         // A worker's lines go to standard error: standard output is the supervisor's.
