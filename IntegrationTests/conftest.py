@@ -4,9 +4,11 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
+import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GUST = os.environ.get("GUST_BIN", os.path.join(ROOT, ".build", "debug", "gust"))
@@ -116,3 +118,61 @@ class RawReader:
 
 def get(path, extra=""):
     return f"GET {path} HTTP/1.1\r\nHost: test\r\n{extra}\r\n".encode()
+
+
+def wait_exit(pid, seconds=20):
+    """Waits for a process that is not our child (a reload's new process, say) to be gone."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def stop_pid(pid):
+    os.kill(pid, signal.SIGTERM)
+    assert wait_exit(pid), f"PID {pid} did not stop"
+
+
+def children(pid):
+    """The PIDs of a process's children (a prefork supervisor's workers, say)."""
+    return [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+
+
+class RequestLoop:
+    """`clients` keep-alive clients (requests sessions) sending GET `path` in a loop while in a
+    `with` block; counts the 200s in `ok` and keeps every other outcome in `failures`."""
+
+    def __init__(self, port, clients=8, path="/plaintext"):
+        self.port, self.path = port, path
+        self.ok, self.failures = 0, []
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run) for _ in range(clients)]
+
+    def run(self):
+        session = requests.Session()
+        while not self.stop.is_set():
+            try:
+                r = session.get(f"http://127.0.0.1:{self.port}{self.path}", timeout=10)
+                with self.lock:
+                    if r.status_code == 200:
+                        self.ok += 1
+                    else:
+                        self.failures.append(r.status_code)
+            except Exception as e:  # noqa: BLE001 - a failed request is what the tests count
+                with self.lock:
+                    self.failures.append(repr(e))
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join()

@@ -2,18 +2,13 @@
 a worker killed with SIGKILL at once, forwards stop signals (workers drain), reloads the workers
 one at a time on SIGUSR2 (`gust reload`), and logs every worker exit."""
 import http.client
-import signal
 import subprocess
 import threading
 import time
 
 import requests
 
-from conftest import GUST, GustServer
-
-
-def children(pid):
-    return [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+from conftest import GUST, GustServer, RequestLoop, children
 
 
 def fresh_whoami(port):
@@ -21,40 +16,6 @@ def fresh_whoami(port):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", "/whoami", headers={"Connection": "close"})
     return conn.getresponse().read().decode().strip()
-
-
-class Requests:
-    """New-connection requests in a loop on a few threads; every failure is kept."""
-
-    def __init__(self, port, threads=4, path="/plaintext"):
-        self.port, self.path = port, path
-        self.ok, self.failures = 0, []
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.run) for _ in range(threads)]
-
-    def run(self):
-        session = requests.Session()
-        while not self.stop.is_set():
-            try:
-                r = session.get(f"http://127.0.0.1:{self.port}{self.path}", timeout=10)
-                with self.lock:
-                    self.ok += r.status_code == 200
-                    if r.status_code != 200:
-                        self.failures.append(r.status_code)
-            except Exception as e:  # noqa: BLE001 - what the test counts
-                with self.lock:
-                    self.failures.append(repr(e))
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join()
 
 
 def test_workers_share_the_port_and_a_killed_one_is_replaced_at_once():
@@ -117,7 +78,7 @@ def test_a_rolling_reload_replaces_every_worker_without_a_failed_request(tmp_pat
     s = GustServer("--processes", "2", "--reactors", "1", "--pid-file", str(pid_file)).start()
     try:
         before = set(children(s.proc.pid))
-        with Requests(s.port) as load:
+        with RequestLoop(s.port, clients=4) as load:
             time.sleep(1)
             r = subprocess.run([GUST, "reload", "--pid-file", str(pid_file)], capture_output=True, text=True, timeout=60)
             assert r.returncode == 0, r.stdout + r.stderr

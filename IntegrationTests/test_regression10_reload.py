@@ -2,22 +2,9 @@
 import os
 import signal
 import socket
-import subprocess
-import threading
 import time
 
-from conftest import GustServer
-
-
-def wait_exit(pid, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
+from conftest import GustServer, wait_exit
 
 
 def test_a_sigterm_during_a_reload_drains_gracefully_instead_of_cutting_requests(tmp_path):

@@ -8,12 +8,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 
 import requests
 
-from conftest import GUST, GustServer, RawReader, connect, get
+from conftest import GUST, GustServer, RawReader, RequestLoop, children, connect, get, stop_pid
 
 
 def reload(pid_file, timeout="30s"):
@@ -29,58 +28,6 @@ def whoami(port):
     return requests.get(f"http://127.0.0.1:{port}/whoami", timeout=5).text.strip()
 
 
-def wait_exit(pid, seconds=20):
-    """Waits for a process that is not our child to be gone."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def stop_pid(pid):
-    os.kill(pid, signal.SIGTERM)
-    assert wait_exit(pid), f"PID {pid} did not stop"
-
-
-class Load:
-    """Keep-alive clients sending requests in a loop; counts every outcome."""
-
-    def __init__(self, port, clients=8, path="/plaintext"):
-        self.port, self.path = port, path
-        self.ok, self.failures, self.pids = 0, [], set()
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.run) for _ in range(clients)]
-
-    def run(self):
-        session = requests.Session()
-        while not self.stop.is_set():
-            try:
-                r = session.get(f"http://127.0.0.1:{self.port}{self.path}", timeout=10)
-                with self.lock:
-                    if r.status_code == 200:
-                        self.ok += 1
-                    else:
-                        self.failures.append(r.status_code)
-            except Exception as e:  # noqa: BLE001 - a failed request is what the test counts
-                with self.lock:
-                    self.failures.append(repr(e))
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join()
-
-
 def test_reload_hands_over_under_load_without_a_failed_request(tmp_path):
     pid_file = tmp_path / "gust.pid"
     s = GustServer("--reactors", "2", "--pid-file", str(pid_file)).start()
@@ -88,7 +35,7 @@ def test_reload_hands_over_under_load_without_a_failed_request(tmp_path):
     assert read_pid(pid_file) == old
     bench = subprocess.Popen([GUST, "bench", s.url + "/plaintext", "-c", "16", "--rate", "2000", "-d", "4s", "--json", "--quiet"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    with Load(s.port) as load:
+    with RequestLoop(s.port) as load:
         time.sleep(1.5)
         r = reload(pid_file)
         assert r.returncode == 0, r.stdout + r.stderr
@@ -208,8 +155,7 @@ def test_a_second_reload_during_one_is_ignored_and_logged(tmp_path):
         assert new != proc.pid
         proc.wait(timeout=20)
         time.sleep(0.5)
-        children = open(f"/proc/{new}/task/{new}/children").read().split()
-        assert children == [], "the second signal started no other process"
+        assert children(new) == [], "the second signal started no other process"
         stop_pid(new)  # it holds the same stderr: read it once both are gone
         err = proc.stderr.read()
         assert "ignored a reload signal received during the reload" in err, err
