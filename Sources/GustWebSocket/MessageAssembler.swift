@@ -22,40 +22,39 @@ public enum AssemblerStep {
 /// Threading: a value inside a connection's record, used by its reactor only. Cost per frame:
 /// the header, the unmasking (8 bytes per step) and, for text, the validation.
 public struct MessageAssembler: Sendable {
-    public var limits: FrameLimits
-    /// The largest message (all its fragments); past it, 1009.
-    public var maxMessage: UInt64
-
-    /// The frame being read: its header, and how much of its payload is still to come.
-    var frame: FrameHeader?
+    // Kept small: one lives in every connection's record. Limits come with each call.
+    /// Payload bytes of the current frame still to come.
     var frameRemaining: UInt64 = 0
-    var frameOffset: UInt64 = 0
-    /// The data message in progress (text or binary), and its length so far.
-    var message: WebSocketOpcode?
+    /// The data message in progress: its length so far.
     var messageLength: UInt64 = 0
+    var maskKey: UInt32 = 0
     var utf8 = UTF8Validator()
+    /// Whether a data frame is part-way through, and whether it is its message's last.
+    var inFrame = false
+    var frameFin = false
+    /// The mask's phase at the next payload byte (the frame's offset modulo 4).
+    var maskPhase: UInt8 = 0
+    /// The data message in progress (text or binary), else nil.
+    var message: WebSocketOpcode?
 
-    public init(limits: FrameLimits = FrameLimits(), maxMessage: UInt64 = 1 << 24) {
-        self.limits = limits
-        self.maxMessage = maxMessage
-    }
+    public init() {}
 
     /// Whether a message or a frame is part-way through (the connection then needs its bytes
     /// kept; an idle one holds none).
-    public var isIdle: Bool { frame == nil && message == nil }
+    public var isIdle: Bool { !inFrame && message == nil }
 
     /// The next step from `bytes` (the unread bytes, which it may unmask in place); `consumed`
     /// is set to how many of them it used. Call again with the rest until `.needMore`.
-    public mutating func next(_ bytes: UnsafeMutableRawBufferPointer, consumed: inout Int) -> AssemblerStep {
+    public mutating func next(_ bytes: UnsafeMutableRawBufferPointer, limits: MessageLimits = MessageLimits(), consumed: inout Int) -> AssemblerStep {
         consumed = 0
-        if frame == nil {
-            switch FrameCodec.parseClientHeader(UnsafeRawBufferPointer(bytes), limits: limits) {
+        if !inFrame {
+            switch FrameCodec.parseClientHeader(UnsafeRawBufferPointer(bytes), limits: limits.frame) {
             case .needMore:
                 return .needMore
             case .fail(let code, let why):
                 return .fail(code, why)
             case .header(let header, let length):
-                if let failure = admit(header) { return failure }
+                if let failure = admit(header, limits) { return failure }
                 if header.opcode.isControl {
                     // Whole or not at all: at most 125 bytes.
                     guard bytes.count - length >= Int(header.payloadLength) else { return .needMore }
@@ -68,9 +67,11 @@ public struct MessageAssembler: Sendable {
                     return .control(header.opcode, UnsafeRawBufferPointer(payload))
                 }
                 consumed = length
-                frame = header
+                inFrame = true
+                frameFin = header.fin
                 frameRemaining = header.payloadLength
-                frameOffset = 0
+                maskKey = header.maskKey ?? 0
+                maskPhase = 0
                 if header.opcode != .continuation {
                     message = header.opcode
                     messageLength = 0
@@ -84,15 +85,15 @@ public struct MessageAssembler: Sendable {
         guard available > 0 else { return .needMore }
         let take = Int(min(UInt64(available), frameRemaining))
         let piece = UnsafeMutableRawBufferPointer(rebasing: bytes[start..<(start + take)])
-        FrameCodec.applyMask(frame?.maskKey ?? 0, to: piece, offset: frameOffset)
-        frameOffset += UInt64(take)
+        FrameCodec.applyMask(maskKey, to: piece, offset: UInt64(maskPhase))
+        maskPhase = UInt8((Int(maskPhase) + take) & 3)
         frameRemaining -= UInt64(take)
         consumed = start + take
         return finishPiece(piece)
     }
 
     /// Checks a data or control frame against the message in progress and the size limit.
-    mutating func admit(_ header: FrameHeader) -> AssemblerStep? {
+    func admit(_ header: FrameHeader, _ limits: MessageLimits) -> AssemblerStep? {
         switch header.opcode {
         case .continuation:
             guard message != nil else { return .fail(.protocolError, "a continuation frame with no message to continue") }
@@ -101,6 +102,7 @@ public struct MessageAssembler: Sendable {
         case .close, .ping, .pong:
             return nil
         }
+        let maxMessage = limits.maxMessage
         let base = header.opcode == .continuation ? messageLength : 0
         guard header.payloadLength <= maxMessage, base <= maxMessage - header.payloadLength else {
             return .fail(.messageTooBig, "a message over \(maxMessage) bytes")
@@ -111,18 +113,34 @@ public struct MessageAssembler: Sendable {
     /// Delivers a piece of the current data frame: UTF-8 checked for text, the message ended
     /// with its last frame's last byte.
     mutating func finishPiece(_ piece: UnsafeMutableRawBufferPointer) -> AssemblerStep {
-        guard let header = frame, let kind = message else { return .needMore }
+        guard inFrame, let kind = message else { return .needMore }
         messageLength += UInt64(piece.count)
         if kind == .text && !utf8.consume(UnsafeRawBufferPointer(piece)) {
             return .fail(.invalidPayload, "a text message that is not UTF-8")
         }
         let frameDone = frameRemaining == 0
-        let last = frameDone && header.fin
-        if frameDone { frame = nil }
+        let last = frameDone && frameFin
+        if frameDone { inFrame = false }
         if last {
             if kind == .text && !utf8.isComplete { return .fail(.invalidPayload, "a text message that ends inside a character") }
             message = nil
         }
         return .data(kind, UnsafeRawBufferPointer(piece), last: last)
+    }
+}
+
+/// The sizes a server accepts from a client.
+public struct MessageLimits: Sendable {
+    public var frame: FrameLimits
+    /// The largest message (all its fragments); past it, 1009.
+    public var maxMessage: UInt64
+
+    public init(frame: FrameLimits = FrameLimits(), maxMessage: UInt64 = 1 << 24) {
+        self.frame = frame
+        self.maxMessage = maxMessage
+    }
+
+    public init(maxFrame: Int, maxMessage: Int) {
+        self.init(frame: FrameLimits(maxFramePayload: UInt64(maxFrame)), maxMessage: UInt64(maxMessage))
     }
 }

@@ -27,8 +27,8 @@ import Testing
     /// What the assembler makes of `input`, fed in pieces of `chunk` bytes (bytes not consumed
     /// are kept, as a connection keeps them): messages as strings, control frames as "ping:x",
     /// and a failure as "fail 1002".
-    static func run(_ input: [UInt8], chunk: Int = .max, assembler: MessageAssembler = MessageAssembler()) -> [String] {
-        var a = assembler
+    static func run(_ input: [UInt8], chunk: Int = .max, limits: MessageLimits = MessageLimits()) -> [String] {
+        var a = MessageAssembler()
         var events: [String] = []
         var current: [UInt8] = []
         var kept: [UInt8] = []
@@ -41,7 +41,7 @@ import Testing
             while progress {
                 progress = false
                 var consumed = 0
-                let step = kept.withUnsafeMutableBytes { bytes -> AssemblerStep in a.next(bytes, consumed: &consumed) }
+                let step = kept.withUnsafeMutableBytes { bytes -> AssemblerStep in a.next(bytes, limits: limits, consumed: &consumed) }
                 switch step {
                 case .needMore:
                     break
@@ -96,10 +96,10 @@ import Testing
     }
 
     @Test func sizesAreLimited() {
-        let small = MessageAssembler(limits: FrameLimits(maxFramePayload: 100), maxMessage: 150)
-        #expect(Self.run(Self.frame(.binary, [UInt8](repeating: 1, count: 101)), assembler: small) == ["fail 1009"])
+        let small = MessageLimits(maxFrame: 100, maxMessage: 150)
+        #expect(Self.run(Self.frame(.binary, [UInt8](repeating: 1, count: 101)), limits: small) == ["fail 1009"])
         let two = Self.frame(.binary, [UInt8](repeating: 1, count: 100), fin: false) + Self.frame(.continuation, [UInt8](repeating: 1, count: 60))
-        #expect(Self.run(two, assembler: small) == ["fail 1009"], "fragments adding up past the message limit")
+        #expect(Self.run(two, limits: small) == ["fail 1009"], "fragments adding up past the message limit")
         #expect(Self.run(Self.frame(.binary, [UInt8](repeating: 7, count: 70000)), chunk: 1000).first?.count == 70000)
     }
 
