@@ -35,7 +35,7 @@ let package = Package(
         .target(
             name: "Gust",
             dependencies: [
-                "GustCore", "GustHTTP1", "GustIO", .product(name: "HTTPTypes", package: "swift-http-types"),
+                "GustCore", "GustHTTP1", "GustIO", "GustWebSocket", .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -34,8 +34,10 @@ pip_install() {  # module package [debian-package]
 pip_install pytest pytest python3-pytest
 pip_install requests requests python3-requests
 pip_install httptools httptools python3-httptools
+pip_install websockets websockets python3-websockets
+pip_install websocket websocket-client python3-websocket
 for tool in curl wrk slowhttptest; do command -v "$tool" >/dev/null || { echo "test.sh: $tool is required" >&2; exit 1; }; done
-for module in pytest requests httptools; do
+for module in pytest requests httptools websockets websocket; do
     python3 -c "import $module" || { echo "test.sh: Python's $module is required" >&2; exit 1; }
 done
 

@@ -18,6 +18,7 @@ extension HTTPEngine {
         for listener in listeners { reactor.deregister(listener.fd) }
         let grace = idleGrace.nanoseconds
         connections.forEachID { id in drain(id, idleGrace: grace) }
+        webSocketsIfAny?.drain()
     }
 
     /// Drain mode for one connection.

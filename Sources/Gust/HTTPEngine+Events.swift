@@ -42,9 +42,10 @@ extension HTTPEngine {
 
     /// A timer fired: a connection's (its wait may have run out), or nothing of ours.
     func reactor(_ reactor: Reactor, timerFired payload: UInt64) {
-        // Connection timers carry the slot index and its generation (31 bits).
+        if payload & WebSocketEngine.timerBit != 0 { return webSocketsIfAny?.timerFired(payload) ?? () }
+        // Connection timers carry the slot index and its generation (30 bits).
         guard let id = connections.id(atIndex: Int(payload & 0xffff_ffff)),
-            UInt64(id.generation) == payload >> 32,
+            UInt64(id.generation & 0x3fff_ffff) == payload >> 32,
             let c = connections.pointer(to: id)
         else { return }
         c.pointee.timer = .none
@@ -90,6 +91,7 @@ extension HTTPEngine {
     func reactorWillStop(_ reactor: Reactor) {
         connections.forEachID { id in close(id, reason: .shutdown) }
         closeHandoffs()
+        webSocketsIfAny?.stop()
         if !draining { for listener in listeners { reactor.deregister(listener.fd) } }
         performWork()  // the loop will not turn again: body handlers hear `.shutdown` now
     }

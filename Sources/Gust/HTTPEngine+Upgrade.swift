@@ -84,7 +84,11 @@ extension HTTPEngine {
         bytes.append(contentsOf: unread)
         guard let (fd, _) = removeRecord(id, keepPlace: true) else { return }
         counters.upgraded += 1
-        let token = Self.handoffBit | nextHandoffToken
+        if let upgrade = handler as? WebSocketUpgrade {
+            return webSockets.adopt(fd: fd, upgrade: upgrade, unread: &bytes)  // application code, last
+        }
+        // Generic hand-offs' tokens have a zero generation field (WebSocket slots never do).
+        let token = Self.handoffBit | (nextHandoffToken & 0xffff_ffff)
         nextHandoffToken &+= 1
         do {
             try reactor.modify(fd, interest: .readable, token: token)
@@ -100,6 +104,7 @@ extension HTTPEngine {
 
     /// Readiness of a descriptor handed off: to its protocol.
     func handoffReady(_ token: UInt64, _ events: Events) {
+        if token & 0x7fff_ffff_0000_0000 != 0 { return webSocketsIfAny?.ready(token, events) ?? () }
         guard let connection = handoffs[token] else { return }
         connection.handler.ready(connection, events: events)
     }

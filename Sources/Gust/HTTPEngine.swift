@@ -95,6 +95,10 @@ final class HTTPEngine: ReactorDelegate {
     /// Descriptors handed to other protocols (`HTTPEngine+Upgrade`), by token.
     var handoffs: [UInt64: UpgradedConnection] = [:]
     var nextHandoffToken: UInt64 = 0
+    /// The reactor's WebSocket connections (`WebSocketEngine`), once it has had one.
+    var webSocketsIfAny: WebSocketEngine?
+    /// The server's topics, shared by its reactors.
+    let hub: WebSocketHub
     /// Async handlers' tasks that suspended, by connection (`HTTPEngine+Async`).
     var asyncTasks: [UInt64: AsyncTaskRecord] = [:]
     /// The task being started (a token), and the writer of its request while it starts (nil
@@ -121,8 +125,9 @@ final class HTTPEngine: ReactorDelegate {
 
     init(
         reactor: Reactor, listeners: [Listener], routes: RouteTable, configuration: ServerConfiguration,
-        clientLimiter: ClientRateLimiter? = nil, connectionLimit: ConnectionLimit? = nil
+        clientLimiter: ClientRateLimiter? = nil, connectionLimit: ConnectionLimit? = nil, hub: WebSocketHub = WebSocketHub()
     ) {
+        self.hub = hub
         self.reactor = reactor
         reactorID = reactor.id
         handle = reactor.handle
@@ -189,9 +194,14 @@ final class HTTPEngine: ReactorDelegate {
 
     /// The payload for a timer that belongs to connection `id`: the slot index and the
     /// generation (31 bits).
+    /// (30 bits: payloads with bit 62 set are the WebSocket engine's).
     func timerPayload(_ id: SlotID) -> UInt64 {
-        UInt64(id.generation) << 32 | UInt64(id.index)
+        UInt64(id.generation & 0x3fff_ffff) << 32 | UInt64(id.index)
     }
+
+    /// Connections open on this reactor: HTTP ones, and those upgraded to WebSocket or
+    /// another protocol.
+    var openConnections: Int { connections.count + (webSocketsIfAny?.count ?? 0) + handoffs.count }
 
     // MARK: Stats
 
@@ -203,7 +213,8 @@ final class HTTPEngine: ReactorDelegate {
             outputLeases: outputLeases.leased, cachedLeases: inputLeases.cachedCount + outputLeases.cachedCount,
             connectionRecordBytes: MemoryLayout<Connection>.stride, pendingTimers: reactor.pendingTimers,
             asyncTasks: asyncTasks.count, handlerErrors: counters.handlerErrors, deadlinesMissed: counters.deadlinesMissed,
-            slowClients: counters.slowClients, rateLimited: counters.rateLimited, acceptPauses: counters.acceptPauses)
+            slowClients: counters.slowClients, rateLimited: counters.rateLimited, acceptPauses: counters.acceptPauses,
+            webSockets: webSocketsIfAny?.snapshot() ?? ServerStats.WebSockets())
     }
 }
 

@@ -29,6 +29,13 @@ public final class Server: Sendable {
     /// The port a supervisor's workers serve on (the supervisor runs no reactor).
     let supervisedPort = Mutex<Int?>(nil)
     let nextInProcess = Atomic<UInt>(0)
+    /// The server's WebSocket topics (one process's).
+    let hub = WebSocketHub()
+
+    /// Publishes to this server's WebSocket topics, from any thread or task (see
+    /// `WebSocket.subscribe`). Topics span this process: with `processes` > 1 each worker
+    /// has its own.
+    public var publisher: WebSocketPublisher { WebSocketPublisher(hub: hub) }
 
     /// Compiles `router` (later changes to it do not reach this server).
     public init(configuration: ServerConfiguration = ServerConfiguration(), router: Router) {
@@ -73,11 +80,13 @@ public final class Server: Sendable {
                 let limiter = makeClientLimiter()
                 let limit = configuration.maxConnections.map { ConnectionLimit(maximum: $0, handles: group.handles) }
                 let reactors = configuration.reactors
+                let hub = self.hub
+                hub.attach(group.handles)
                 group.start { reactor in
                     let mine = Listener.share(of: listeners.count, forReactor: reactor.id, of: reactors).map { listeners[$0] }
                     return HTTPEngine(
                         reactor: reactor, listeners: mine, routes: routes, configuration: configuration, clientLimiter: limiter,
-                        connectionLimit: limit)
+                        connectionLimit: limit, hub: hub)
                 }
                 running = Running(
                     group: group, listeners: listeners, port: listeners[0].port, watchdog: makeWatchdog(group), inherited: inherited)
@@ -133,10 +142,12 @@ public final class Server: Sendable {
             let routes = self.routes
             let limiter = makeClientLimiter()
             let limit = configuration.maxConnections.map { ConnectionLimit(maximum: $0, handles: group.handles) }
+            let hub = self.hub
+            hub.attach(group.handles)
             group.start { reactor in
                 HTTPEngine(
                     reactor: reactor, listeners: [], routes: routes, configuration: configuration, clientLimiter: limiter,
-                    connectionLimit: limit)
+                    connectionLimit: limit, hub: hub)
             }
             running = Running(group: group, listeners: [], port: 0, watchdog: makeWatchdog(group))
         }
@@ -320,7 +331,7 @@ public final class Server: Sendable {
         let parker = Parker()
         for handle in handles {
             let queued = handle.execute { reactor in
-                let n = (reactor.delegate as? HTTPEngine)?.connections.count ?? 0
+                let n = (reactor.delegate as? HTTPEngine)?.openConnections ?? 0
                 counted.withLock { $0.total += n; $0.reported += 1 }
                 parker.unpark()
             }

@@ -36,6 +36,7 @@ public struct ServerStats: Sendable, CustomStringConvertible {
         /// Times the reactor stopped accepting because it held its share of `maxConnections`
         /// or had used up its new-connection rate (waiting clients stay in the backlog).
         public var acceptPauses: Int = 0
+        public var webSockets = WebSockets()
 
         /// Stands for a reactor that stopped before it could answer (dropped from the result).
         static let stopped = Reactor(
@@ -43,7 +44,47 @@ public struct ServerStats: Sendable, CustomStringConvertible {
             inputLeases: 0, outputLeases: 0, cachedLeases: 0, connectionRecordBytes: 0, pendingTimers: 0)
     }
 
+    /// WebSocket connections, per reactor or summed.
+    public struct WebSockets: Sendable {
+        /// Open now.
+        public var open = 0
+        public var opened = 0
+        public var closed = 0
+        public var messagesIn = 0
+        public var messagesOut = 0
+        /// Failed for breaking the protocol (closed with 1002, 1007 or 1009).
+        public var protocolErrors = 0
+        /// Closed because a ping went unanswered.
+        public var heartbeatTimeouts = 0
+        /// Closed because more than `maxQueuedBytes` waited for them to read.
+        public var slowConsumers = 0
+        public var pingsSent = 0
+        /// Publications written to subscribers (one per subscriber).
+        public var published = 0
+        /// Bytes of one connection's record.
+        public var recordBytes = 0
+        public init() {}
+
+        static func + (a: Self, b: Self) -> Self {
+            var s = Self()
+            s.open = a.open + b.open
+            s.opened = a.opened + b.opened
+            s.closed = a.closed + b.closed
+            s.messagesIn = a.messagesIn + b.messagesIn
+            s.messagesOut = a.messagesOut + b.messagesOut
+            s.protocolErrors = a.protocolErrors + b.protocolErrors
+            s.heartbeatTimeouts = a.heartbeatTimeouts + b.heartbeatTimeouts
+            s.slowConsumers = a.slowConsumers + b.slowConsumers
+            s.pingsSent = a.pingsSent + b.pingsSent
+            s.published = a.published + b.published
+            s.recordBytes = max(a.recordBytes, b.recordBytes)
+            return s
+        }
+    }
+
     public var reactors: [Reactor]
+    /// WebSocket counters summed over the reactors.
+    public var webSockets: WebSockets { reactors.reduce(WebSockets()) { $0 + $1.webSockets } }
     /// Reactor loop iterations the watchdog reported as blocked (`blockedReactorWarning`).
     public var reactorStalls: Int = 0
 

@@ -27,11 +27,13 @@ public enum DemoApp {
         GET  /offload/hash?n=N   N rounds (1...10000000) of a 64-bit hash on the blocking-work pool
         GET  /offload/sleep?ms=N blocks a pool worker for N ms (1...10000), as a slow driver call would
         GET  /whoami             the serving process's PID (which process answered, across reloads and workers)
+        WS   /ws/echo            WebSocket: every message back as it came (text or binary)
+        WS   /ws/topic/NAME      WebSocket: subscribes to topic NAME; each message is published to all its subscribers
         """
 
     static let index = "Gust demo\n" + routeList + "\n"
 
-    public static func makeRouter() -> Router {
+    public static func makeRouter(webSocket: WebSocketOptions = WebSocketOptions()) -> Router {
         let router = Router()
         router.get("/") { _, res in
             res.send(.ok, contentType: .plainTextUTF8, index)
@@ -122,6 +124,8 @@ public enum DemoApp {
             try await offload { usleep(UInt32(ms) * 1000) }
             return .text("slept \(ms) ms on the pool\n")
         }
+        router.webSocket("/ws/echo", options: webSocket) { ws, message in ws.send(message) }
+        router.webSocket("/ws/topic/:name", options: webSocket, handler: TopicRelay())
         let whoami = "pid \(getpid())\n"
         router.get("/whoami") { _, res in
             res.send(.ok, contentType: .plainText, whoami)
@@ -163,4 +167,19 @@ public enum DemoApp {
         var count: Int
         var doubled: Int
     }
+}
+
+/// `/ws/topic/:name`: a connection subscribes to its topic on open and publishes what it
+/// sends to every subscriber (itself included).
+struct TopicRelay: WebSocketHandler {
+    func accept(_ request: borrowing Request) throws -> String {
+        guard let name = request.parameter("name"), !name.isEmpty, name.utf8.count <= 200 else {
+            throw HTTPError(.badRequest, "a topic name of 1 to 200 bytes, please")
+        }
+        return name
+    }
+
+    func onOpen(_ ws: WebSocket<String>) { ws.subscribe(ws.context) }
+
+    func onMessage(_ ws: WebSocket<String>, _ message: borrowing WebSocketMessage) { ws.publish(ws.context, message) }
 }

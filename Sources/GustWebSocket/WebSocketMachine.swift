@@ -76,7 +76,7 @@ public struct WebSocketMachine: Sendable {
             if phase == .closeSent {
                 // Our close is out; a peer that breaks the protocol now is simply done.
                 phase = .closed
-                return .closeAcknowledged
+                return .closeAcknowledged(nil)
             }
             phase = .failed
             return .fail(code, why)
@@ -89,12 +89,12 @@ public struct WebSocketMachine: Sendable {
             case .pong:
                 return .pong(payload)
             case .close:
+                guard case .success(let parsed) = ClosePayload.parse(payload) else { preconditionFailure("checked by the assembler") }
                 if phase == .closeSent {
                     phase = .closed
-                    return .closeAcknowledged
+                    return .closeAcknowledged(parsed.code)
                 }
                 phase = .closed
-                guard case .success(let parsed) = ClosePayload.parse(payload) else { preconditionFailure("checked by the assembler") }
                 return .closeReceived(parsed.code, parsed.reason)
             default:
                 preconditionFailure("only control opcodes")
@@ -142,8 +142,8 @@ public enum SessionStep {
     /// The peer closes: send a close frame back (its code, or none) and close the TCP
     /// connection once that is written (§5.5.1, §7.1.1: the server closes first).
     case closeReceived(CloseCode?, String)
-    /// The peer answered our close: close the TCP connection.
-    case closeAcknowledged
+    /// The peer answered our close (with this code): close the TCP connection.
+    case closeAcknowledged(CloseCode?)
     /// A frame after the conversation ended, or data while closing: dropped.
     case ignored
     /// The peer broke the protocol: send a close frame with this code, then close (§7.1.7).

@@ -37,6 +37,9 @@ struct Serve: ParsableCommand {
     @OptionGroup(title: "Timeouts")
     var timeouts: TimeoutOptions
 
+    @OptionGroup(title: "WebSocket")
+    var webSocket: WebSocketCLIOptions
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if let reactors, !(1...1024).contains(reactors) { throw ValidationError("--reactors must be 1...1024") }
@@ -58,7 +61,7 @@ struct Serve: ParsableCommand {
         config.maxPipelinedRequests = limits.maxPipelined
         try timeouts.apply(to: &config)
         try admission.apply(to: &config)
-        let router = DemoApp.makeRouter()
+        let router = DemoApp.makeRouter(webSocket: try webSocket.options())
         if let staticDir {
             do {
                 try router.files("/static", directory: staticDir)

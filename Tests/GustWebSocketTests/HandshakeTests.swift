@@ -80,7 +80,7 @@ import Testing
                 case .ping(let p): out.append("ping \(p.count)")
                 case .pong: out.append("pong")
                 case .closeReceived(let code, let reason): out.append("close \(code.map(\.description) ?? "none") \(reason)")
-                case .closeAcknowledged: out.append("acknowledged")
+                case .closeAcknowledged(let code): out.append("acknowledged \(code.map(\.description) ?? "none")")
                 case .ignored: out.append("ignored")
                 case .fail(let code, _): out.append("fail \(code)")
                 }
@@ -139,7 +139,7 @@ import Testing
         let text = MessageAssemblerTests.frame(.text, "late")
         let ping = MessageAssemblerTests.frame(.ping, "p")
         let close = MessageAssemblerTests.frame(.close, [0x03, 0xE8])
-        #expect(Self.feed(&m, text + ping + close) == ["ignored", "ignored", "acknowledged"])
+        #expect(Self.feed(&m, text + ping + close) == ["ignored", "ignored", "acknowledged 1000"])
         #expect(m.phase == .closed)
     }
 
@@ -152,6 +152,6 @@ import Testing
         #expect(Self.feed(&m, unmasked) == [], "everything after is dropped")
         var closing = WebSocketMachine(now: 0)
         _ = closing.close()
-        #expect(Self.feed(&closing, [0x81, 0x02, 0x68, 0x69]) == ["acknowledged"], "while closing, a broken peer is just done")
+        #expect(Self.feed(&closing, [0x81, 0x02, 0x68, 0x69]) == ["acknowledged none"], "while closing, a broken peer is just done")
     }
 }

@@ -1,0 +1,161 @@
+@_spi(GustInternal) import GustCore
+@_spi(GustInternal) import GustIO
+
+extension WebSocketEngine {
+    /// A message from the application (a callback, a handle, the async tier).
+    func send(_ id: SlotID, _ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
+        guard let r = records.pointer(to: id), r.pointee.machine.phase == .open, !r.pointee.flags.contains(.finished) else { return }
+        counters.messagesOut += 1
+        appendFrame(id, r, opcode, payload)
+    }
+
+    /// Frames `payload` into the connection's output: the shared buffer while the connection
+    /// is being served and has nothing pending (written when its callbacks return), else its
+    /// output lease, queued for a flush. A lease past `maxQueuedBytes` marks the connection
+    /// a slow consumer, closed at that flush.
+    func appendFrame(_ id: SlotID, _ r: UnsafeMutablePointer<WebSocketRecord>, _ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
+        if current == id.packed && r.pointee.output == nil {
+            return Self.frame(opcode, payload, into: &http.output.pointee)
+        }
+        guard !r.pointee.flags.contains(.overflowed) else { return }
+        if let lease = r.pointee.output {
+            guard lease.pointee.readableBytes + payload.count <= r.pointee.route.options.maxQueuedBytes else {
+                r.pointee.flags.insert(.overflowed)
+                return enqueue(id, r)
+            }
+            return Self.frame(opcode, payload, into: &lease.pointee)  // written when the socket takes more
+        }
+        let lease = http.takeOutputLease(copying: UnsafeRawBufferPointer(start: nil, count: 0))
+        Self.frame(opcode, payload, into: &lease.pointee)
+        r.pointee.output = lease
+        enqueue(id, r)
+    }
+
+    static func frame(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
+        out.reserveWritable(FrameCodec.maxServerHeaderLength + payload.count)
+        out.writerIndex += FrameCodec.writeServerHeader(fin: true, opcode: opcode, payloadLength: payload.count, into: out.unsafeWritePointer)
+        out.append(payload)
+    }
+
+    /// A close frame: the code (none for a close that carried none) and a reason.
+    func appendClose(_ id: SlotID, _ r: UnsafeMutablePointer<WebSocketRecord>, code: CloseCode?, reason: String) {
+        guard let code else { return appendFrame(id, r, .close, UnsafeRawBufferPointer(start: nil, count: 0)) }
+        withUnsafeTemporaryAllocation(byteCount: 125, alignment: 1) { space in
+            let n = ClosePayload.write(code: code, reason: reason, into: space)
+            appendFrame(id, r, .close, UnsafeRawBufferPointer(rebasing: space[0..<n]))
+        }
+    }
+
+    func enqueue(_ id: SlotID, _ r: UnsafeMutablePointer<WebSocketRecord>) {
+        guard !r.pointee.flags.contains(.queued) else { return }
+        r.pointee.flags.insert(.queued)
+        queued.append(id)
+        if !flushScheduled {
+            flushScheduled = true
+            reactor.runSoon(runFlush)
+        }
+    }
+
+    /// Writes the output of the connection just served (from `mark` in the shared buffer);
+    /// what the socket does not take goes to an output lease, and the connection is watched
+    /// for writing instead of reading.
+    func flushServed(_ id: SlotID, from mark: Int) {
+        guard let r = records.pointer(to: id) else { return }
+        let output = http.output
+        let count = output.pointee.writerIndex - mark
+        if count > 0 {
+            let bytes = UnsafeRawBufferPointer(start: output.pointee.unsafeBase + mark, count: count)
+            if let lease = r.pointee.output {
+                lease.pointee.append(bytes)
+            } else {
+                do {
+                    switch try System.write(r.pointee.fd, from: bytes.baseAddress!, count: count) {
+                    case .processed(let n) where n == count:
+                        break
+                    case .processed(let n):
+                        holdOutput(id, r, UnsafeRawBufferPointer(rebasing: bytes[n...]))
+                    case .wouldBlock:
+                        holdOutput(id, r, bytes)
+                    }
+                } catch {
+                    return peerGone(id, reason: "connection reset by the client")
+                }
+            }
+        }
+        afterWrite(id)
+    }
+
+    /// Output the socket would not take: kept in a lease, written when it is writable.
+    func holdOutput(_ id: SlotID, _ r: UnsafeMutablePointer<WebSocketRecord>, _ rest: UnsafeRawBufferPointer) {
+        r.pointee.output = http.takeOutputLease(copying: rest)
+        watch(id, r, .writable)
+    }
+
+    /// Writes the output lease; true unless the connection is gone. An emptied lease is given
+    /// back and the connection is read again; one still holding bytes is watched for writing.
+    func writeOutput(_ id: SlotID, _ r: UnsafeMutablePointer<WebSocketRecord>) -> Bool {
+        guard let lease = r.pointee.output else { return true }
+        while !lease.pointee.isEmpty {
+            do {
+                let result = try lease.pointee.withUnsafeReadableBytes { bytes throws(SystemError) in
+                    try System.write(r.pointee.fd, from: bytes.baseAddress!, count: bytes.count)
+                }
+                switch result {
+                case .processed(let n):
+                    lease.pointee.readerIndex += n
+                case .wouldBlock:
+                    watch(id, r, .writable)
+                    return true
+                }
+            } catch {
+                peerGone(id, reason: "connection reset by the client")
+                return false
+            }
+        }
+        r.pointee.output = nil
+        http.releaseOutputLease(lease)
+        watch(id, r, .readable)
+        return true
+    }
+
+    /// Changes what the descriptor is watched for (a no-op when it already is).
+    func watch(_ id: SlotID, _ r: UnsafeMutablePointer<WebSocketRecord>, _ interest: Events) {
+        let writing = r.pointee.flags.contains(.watchingWrites)
+        guard writing != (interest == .writable) else { return }
+        if interest == .writable { r.pointee.flags.insert(.watchingWrites) } else { r.pointee.flags.remove(.watchingWrites) }
+        try? reactor.modify(r.pointee.fd, interest: interest, token: Self.token(id))
+    }
+
+    /// Once output is all written: the close handshake's end closes TCP; a failed
+    /// connection sends FIN and lingers.
+    func afterWrite(_ id: SlotID) {
+        guard let r = records.pointer(to: id), r.pointee.output == nil else { return }
+        if r.pointee.flags.contains(.closeWhenFlushed) {
+            end(id, reset: false)
+        } else if r.pointee.flags.contains(.lingerWhenFlushed) && !r.pointee.flags.contains(.lingering) {
+            r.pointee.flags.insert(.lingering)
+            System.shutdownWrite(r.pointee.fd)
+        }
+    }
+
+    /// Writes what application code queued (for connections other than the one served, from
+    /// timers, handles and publications), and closes slow consumers.
+    func flushQueued() {
+        flushScheduled = false
+        while !queued.isEmpty {
+            let batch = queued
+            queued.removeAll(keepingCapacity: true)
+            for id in batch {
+                guard let r = records.pointer(to: id) else { continue }
+                r.pointee.flags.remove(.queued)
+                if r.pointee.flags.contains(.overflowed) {
+                    counters.slowConsumers += 1
+                    finish(id, code: .abnormalClosure, reason: "a slow consumer: over \(r.pointee.route.options.maxQueuedBytes) bytes queued")
+                    end(id, reset: true)
+                    continue
+                }
+                if writeOutput(id, r) { afterWrite(id) }
+            }
+        }
+    }
+}

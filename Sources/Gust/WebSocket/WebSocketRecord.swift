@@ -1,0 +1,66 @@
+@_spi(GustInternal) import GustCore
+
+/// One WebSocket connection, in its reactor's slab: the protocol state, the descriptor, the
+/// timer, and pointers to leases held only while bytes are in flight (a partial frame or
+/// message in; output the client has not taken). An idle connection holds no buffer.
+///
+/// Threading: its reactor's thread only.
+struct WebSocketRecord {
+    var machine: WebSocketMachine
+    let fd: Int32
+    var flags: WebSocketFlags = []
+    var timer: TimerID = .none
+    /// A partial frame header or control frame, and a message being joined; nil when idle.
+    var input: UnsafeMutablePointer<WebSocketInput>?
+    /// Output the socket did not take yet (the connection is then not read).
+    var output: UnsafeMutablePointer<ByteBuffer>?
+    let route: AnyWebSocketRoute
+    /// The handler's per-connection value (boxed), or the async tier's bridge; nil for `Void`.
+    var context: AnyObject?
+    /// The topics it is subscribed to (on this reactor).
+    var topics: [String] = []
+}
+
+struct WebSocketFlags: OptionSet {
+    var rawValue: UInt8
+    /// Close TCP once the output is written (the close handshake is over).
+    static let closeWhenFlushed = WebSocketFlags(rawValue: 1 << 0)
+    /// Send FIN once the output is written, then read and drop until the client closes too
+    /// (after failing the connection: its close frame must not be lost to a reset).
+    static let lingerWhenFlushed = WebSocketFlags(rawValue: 1 << 1)
+    static let lingering = WebSocketFlags(rawValue: 1 << 2)
+    /// Queued for a flush after the application code that wrote to it returns.
+    static let queued = WebSocketFlags(rawValue: 1 << 3)
+    /// Its queue went over `maxQueuedBytes`: closed at the next flush.
+    static let overflowed = WebSocketFlags(rawValue: 1 << 4)
+    /// `onClose` has been called: nothing more is sent or delivered.
+    static let finished = WebSocketFlags(rawValue: 1 << 5)
+    /// Watched for writing (output pending), not reading.
+    static let watchingWrites = WebSocketFlags(rawValue: 1 << 6)
+}
+
+/// What a connection keeps only while a frame or a message is part-way through.
+struct WebSocketInput: ~Copyable {
+    /// Bytes not yet understood: a partial frame header, or a partial control frame (at most
+    /// 139 bytes).
+    var tail = ByteBuffer(capacity: 256)
+    /// The message joined so far (fragments, or a frame spread over reads).
+    var message = ByteBuffer(capacity: 4096)
+}
+
+/// Counters of one reactor's WebSocket connections.
+struct WebSocketCounters {
+    var opened = 0
+    var closed = 0
+    var messagesIn = 0
+    var messagesOut = 0
+    /// Connections failed for breaking the protocol (1002, 1007, 1009).
+    var protocolErrors = 0
+    /// Connections closed because a ping went unanswered.
+    var heartbeatTimeouts = 0
+    /// Connections closed because their client did not read what was queued for it.
+    var slowConsumers = 0
+    var pingsSent = 0
+    /// Publications delivered to this reactor's subscribers (one per subscriber).
+    var published = 0
+}
