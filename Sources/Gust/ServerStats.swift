@@ -61,6 +61,8 @@ public struct ServerStats: Sendable, CustomStringConvertible {
         public var pingsSent = 0
         /// Publications written to subscribers (one per subscriber).
         public var published = 0
+        /// Buffers held for partial frames and messages (output leases count with HTTP's).
+        public var inputLeases = 0
         /// Bytes of one connection's record.
         public var recordBytes = 0
         public init() {}
@@ -77,6 +79,7 @@ public struct ServerStats: Sendable, CustomStringConvertible {
             s.slowConsumers = a.slowConsumers + b.slowConsumers
             s.pingsSent = a.pingsSent + b.pingsSent
             s.published = a.published + b.published
+            s.inputLeases = a.inputLeases + b.inputLeases
             s.recordBytes = max(a.recordBytes, b.recordBytes)
             return s
         }

@@ -141,6 +141,7 @@ extension WebSocketEngine {
         s.slowConsumers = counters.slowConsumers
         s.pingsSent = counters.pingsSent
         s.published = counters.published
+        s.inputLeases = inputLeases.leased
         s.recordBytes = MemoryLayout<WebSocketRecord>.stride
         return s
     }

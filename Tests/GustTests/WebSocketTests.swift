@@ -1,0 +1,267 @@
+@_spi(GustInternal) import Gust
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the handlers saw, for the tests to check (callbacks run on reactor threads).
+final class EventLog: Sendable {
+    let events = Mutex<[String]>([])
+    func add(_ e: String) { events.withLock { $0.append(e) } }
+    var all: [String] { events.withLock { $0 } }
+    /// Waits (up to 5 s) for an event that starts with `prefix`.
+    func wait(for prefix: String) -> String? {
+        for _ in 0..<500 {
+            if let e = all.first(where: { $0.hasPrefix(prefix) }) { return e }
+            usleep(10_000)
+        }
+        return nil
+    }
+}
+
+/// A handler that exercises the API the way an application would, and some ways it should not.
+struct Greeter: WebSocketHandler {
+    let log: EventLog
+
+    func accept(_ request: borrowing Request) throws -> String {
+        let name = request.parameter("name") ?? "?"
+        if name == "nobody" { throw HTTPError(.forbidden, "not you") }
+        return name
+    }
+
+    func onOpen(_ ws: WebSocket<String>) {
+        log.add("open \(ws.context)")
+        ws.send("hello \(ws.context)")
+    }
+
+    func onMessage(_ ws: WebSocket<String>, _ message: borrowing WebSocketMessage) {
+        let text = message.text
+        switch text {
+        case "close":
+            ws.close(CloseCode(rawValue: 4000), reason: "asked to")
+            ws.close(.normalClosure, reason: "twice")  // ignored: closing already
+            ws.send("after close")  // ignored
+        case "who":
+            ws.send(ws.context)
+        case "big":
+            ws.send(binary: [UInt8](repeating: 7, count: 5 << 20))
+        case "later":
+            let handle = ws.handle
+            Task.detached {
+                try? await Task.sleep(for: .milliseconds(20))
+                handle.send("from a task")
+            }
+        case "fail":
+            ws.send(binary: [UInt8](repeating: 1, count: 10))
+            ws.close(.internalError)
+        default:
+            if text.hasPrefix("rename ") {
+                ws.context = String(text.dropFirst(7))
+                ws.send("renamed")
+            } else {
+                ws.send(message)
+            }
+        }
+    }
+
+    func onClose(_ ws: WebSocket<String>, code: CloseCode, reason: String) {
+        ws.send("too late")  // ignored
+        log.add("close \(ws.context) \(code) \(reason)")
+    }
+}
+
+@Suite struct WebSocketTests {
+    static func server(reactors: Int = 1, log: EventLog, options: WebSocketOptions = WebSocketOptions()) throws -> TestServer {
+        try TestServer(reactors: reactors, routes: { router in
+            router.webSocket("/greet/:name", options: options, handler: Greeter(log: log))
+        })
+    }
+
+    @Test func theHandlerSeesItsContextAndClosesWithACode() async throws {
+        let log = EventLog()
+        let s = try Self.server(log: log)
+        let c = try s.client()
+        let r = try c.upgrade("/greet/ada")
+        #expect(r.status == 101 && r.header("Sec-WebSocket-Accept") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        #expect(try c.readText() == "hello ada")
+        try c.sendText("who")
+        #expect(try c.readText() == "ada")
+        try c.sendText("rename grace")
+        #expect(try c.readText() == "renamed")
+        try c.sendText("who")
+        #expect(try c.readText() == "grace")
+        try c.sendText("close")
+        let (code, reason) = try c.readClose()
+        #expect(code == 4000 && reason == "asked to")
+        try c.sendClose(4000)
+        #expect(try c.readUntilClosed().isEmpty, "nothing after the close frame, then TCP closes")
+        #expect(log.wait(for: "close grace") == "close grace 4000 ", "onClose hears the client's answer")
+        #expect(log.all.count == 2)
+        let stats = await s.waitUntilIdle()
+        #expect(stats.webSockets.open == 0 && stats.webSockets.opened == 1 && stats.webSockets.closed == 1)
+    }
+
+    @Test func acceptCanRefuse() throws {
+        let log = EventLog()
+        let s = try Self.server(log: log)
+        let c = try s.client()
+        let r = try c.upgrade("/greet/nobody")
+        #expect(r.status == 403)
+        #expect(log.all.isEmpty)
+    }
+
+    @Test func aClientThatClosesIsAnsweredAndHeard() async throws {
+        let log = EventLog()
+        let s = try Self.server(log: log)
+        let c = try s.client()
+        try c.upgrade("/greet/bo")
+        _ = try c.readText()
+        try c.sendClose(1001, "leaving")
+        let (code, _) = try c.readClose()
+        #expect(code == 1001)
+        #expect(try c.readUntilClosed().isEmpty)
+        #expect(log.wait(for: "close bo") == "close bo 1001 leaving")
+    }
+
+    @Test func aClientThatVanishesIsHeardAsAbnormal() async throws {
+        let log = EventLog()
+        let s = try Self.server(log: log)
+        let c = try s.client()
+        try c.upgrade("/greet/cy")
+        _ = try c.readText()
+        c.abort()
+        #expect(log.wait(for: "close cy")?.hasPrefix("close cy 1006") == true)
+        let stats = await s.waitUntilIdle()
+        #expect(stats.webSockets.open == 0)
+    }
+
+    @Test func aTaskSendsThroughTheHandle() async throws {
+        let log = EventLog()
+        let s = try Self.server(log: log)
+        let port = s.port
+        let got = try await onOwnThread {
+            let c = try TestClient(port: port)
+            try c.upgrade("/greet/di")
+            _ = try c.readText()
+            try c.sendText("later")
+            return try c.readText()
+        }
+        #expect(got == "from a task")
+    }
+
+    @Test func bigMessagesGoOutWhateverTheClientReadsAtATime() throws {
+        let log = EventLog()
+        let s = try Self.server(log: log)
+        let c = try s.client(receiveBuffer: 4096)
+        try c.upgrade("/greet/ed")
+        _ = try c.readText()
+        try c.sendText("big")
+        let (opcode, payload) = try c.readFrame()
+        #expect(opcode == 0x2 && payload.count == 5 << 20 && payload.allSatisfy { $0 == 7 })
+        try c.sendText("who")
+        #expect(try c.readText() == "ed", "read again once its output was out")
+    }
+
+    @Test func aPartialFrameLeasesABufferOnlyUntilItIsWhole() async throws {
+        let log = EventLog()
+        let s = try Self.server(log: log)
+        let c = try s.client()
+        try c.upgrade("/greet/fi")
+        _ = try c.readText()
+        // Half a frame: the header and 3 of 6 payload bytes.
+        let payload = Array("abcdef".utf8)
+        var masked = payload
+        masked.withUnsafeMutableBytes { FrameCodec.applyMask(0x0102_0304, to: $0) }
+        try c.send([0x81, 0x86, 1, 2, 3, 4] + masked[0..<3])
+        var stats = await s.server.stats()
+        for _ in 0..<500 where stats.webSockets.inputLeases == 0 {
+            usleep(10_000)
+            stats = await s.server.stats()
+        }
+        #expect(stats.webSockets.inputLeases == 1, "half a frame: a lease")
+        try c.send(Array(masked[3...]))
+        #expect(try c.readText() == "abcdef")
+        stats = await s.server.stats()
+        #expect(stats.webSockets.inputLeases == 0, "whole: given back")
+        // A partial header too.
+        try c.send([0x81])
+        for _ in 0..<500 where stats.webSockets.inputLeases == 0 {
+            usleep(10_000)
+            stats = await s.server.stats()
+        }
+        #expect(stats.webSockets.inputLeases == 1)
+        try c.send([0x82, 1, 2, 3, 4] + masked[0..<2].map { $0 })
+        #expect(try c.readText() == "ab", "the same key: the first two bytes unmask to ab")
+        stats = await s.waitUntilIdle()
+        #expect(stats.webSockets.inputLeases == 0)
+        // An idle WebSocket connection: its record and its timer, no buffer.
+        #expect(stats.webSockets.open == 1)
+        #expect(stats.reactors[0].outputLeases == 0)
+        #expect(stats.webSockets.recordBytes <= 128)
+    }
+
+    @Test func theServersPublisherReachesSubscribersOnEveryReactor() async throws {
+        let s = try TestServer(reactors: 2)
+        let publisher = s.server.publisher
+        let clients = try (0..<6).map { _ in try s.client() }
+        for c in clients { #expect(try c.upgrade("/ws/topic/alerts").status == 101) }
+        try await Task.sleep(for: .milliseconds(100))  // subscribed on open
+        publisher.publish("alerts", "fire drill")
+        for c in clients { #expect(try c.readText() == "fire drill") }
+        publisher.publish("nobody-listens", "lost")  // a topic with no subscribers: nothing
+        publisher.publish("alerts", binary: [1, 2, 3])
+        for c in clients {
+            let (opcode, payload) = try c.readFrame()
+            #expect(opcode == 0x2 && payload == [1, 2, 3])
+        }
+        let stats = await s.server.stats()
+        #expect(stats.webSockets.published == 12)
+    }
+
+    @Test func gracefulShutdownClosesWebSocketsWithGoingAway() async throws {
+        let log = EventLog()
+        let s = try Self.server(log: log)
+        let c = try s.client()
+        try c.upgrade("/greet/gus")
+        _ = try c.readText()
+        let server = s.server
+        let stopping = Task.detached { server.stopGracefully() }
+        let client = UncheckedBox(c)
+        let code = try await onOwnThread {
+            let c = client.value
+            let (code, _) = try c.readClose()
+            try c.sendClose(1001)
+            _ = try c.readUntilClosed()
+            return code
+        }
+        #expect(code == 1001)
+        let report = await stopping.value
+        #expect(report.openAtSignal == 1 && report.closedUnfinished == 0)
+        #expect(log.wait(for: "close gus") == "close gus 1001 ")
+    }
+
+    @Test func aSilentClientIsClosedByTheHeartbeatAndCounted() async throws {
+        let log = EventLog()
+        var options = WebSocketOptions()
+        options.pingInterval = .milliseconds(100)
+        options.pongTimeout = .milliseconds(100)
+        let s = try Self.server(log: log, options: options)
+        let quiet = try s.client()
+        try quiet.upgrade("/greet/quiet")
+        let talker = try s.client()
+        try talker.upgrade("/greet/talker")
+        _ = try talker.readText()
+        // The talker answers pings (and talks); the quiet one reads but never answers.
+        for _ in 0..<6 {
+            let (opcode, payload) = try talker.readFrame()
+            if opcode == 0x9 { try talker.sendFrame(.pong, payload) }
+        }
+        #expect(log.wait(for: "close quiet")?.hasPrefix("close quiet 1006 no answer to a ping") == true)
+        try talker.sendText("who")
+        #expect(try talker.readText() == "talker")
+        let stats = await s.server.stats()
+        #expect(stats.webSockets.heartbeatTimeouts == 1 && stats.webSockets.pingsSent >= 4)
+    }
+}
