@@ -283,3 +283,18 @@ def test_a_subscriber_that_does_not_read_is_cut_off_and_the_others_are_served():
         publisher.close()
     finally:
         s.stop()
+
+
+def test_the_async_tier_with_websockets_and_websocket_client(ws_server):
+    async def run():
+        async with websockets.connect(url(ws_server, "/ws/async/echo?delay=20")) as ws:
+            for k in range(5):
+                await ws.send(f"m{k}")
+            assert [await ws.recv() for _ in range(5)] == [f"m{k}" for k in range(5)], "in order, each after its delay"
+            await ws.send(["frag", "ments"])
+            assert await ws.recv() == "fragments"
+    asyncio.run(run())
+    ws = websocket.create_connection(url(ws_server, "/ws/async/echo"), timeout=10)
+    ws.send_binary(b"\x00" * 50000)
+    assert ws.recv() == b"\x00" * 50000
+    ws.close()

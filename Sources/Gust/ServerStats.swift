@@ -61,6 +61,8 @@ public struct ServerStats: Sendable, CustomStringConvertible {
         public var pingsSent = 0
         /// Publications written to subscribers (one per subscriber).
         public var published = 0
+        /// Times a connection stopped being read because its async handler fell behind.
+        public var readPauses = 0
         /// Buffers held for partial frames and messages (output leases count with HTTP's).
         public var inputLeases = 0
         /// Bytes of one connection's record.
@@ -80,6 +82,7 @@ public struct ServerStats: Sendable, CustomStringConvertible {
             s.pingsSent = a.pingsSent + b.pingsSent
             s.published = a.published + b.published
             s.inputLeases = a.inputLeases + b.inputLeases
+            s.readPauses = a.readPauses + b.readPauses
             s.recordBytes = max(a.recordBytes, b.recordBytes)
             return s
         }

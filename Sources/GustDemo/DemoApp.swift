@@ -29,6 +29,7 @@ public enum DemoApp {
         GET  /whoami             the serving process's PID (which process answered, across reloads and workers)
         WS   /ws/echo            WebSocket: every message back as it came (text or binary)
         WS   /ws/topic/NAME      WebSocket: subscribes to topic NAME; each message is published to all its subscribers
+        WS   /ws/async/echo      WebSocket, async handler: every message back (after ?delay=MS milliseconds, 0...10000)
         """
 
     static let index = "Gust demo\n" + routeList + "\n"
@@ -126,6 +127,13 @@ public enum DemoApp {
         }
         router.webSocket("/ws/echo", options: webSocket) { ws, message in ws.send(message) }
         router.webSocket("/ws/topic/:name", options: webSocket, handler: TopicRelay())
+        router.webSocket("/ws/async/echo", options: webSocket) { ws in
+            let delay = min(max(Int(ws.request.query("delay") ?? "") ?? 0, 0), 10_000)
+            for await message in ws.messages {
+                if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
+                ws.send(message)
+            }
+        }
         let whoami = "pid \(getpid())\n"
         router.get("/whoami") { _, res in
             res.send(.ok, contentType: .plainText, whoami)

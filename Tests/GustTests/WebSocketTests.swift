@@ -265,3 +265,97 @@ struct Greeter: WebSocketHandler {
         #expect(stats.webSockets.heartbeatTimeouts == 1 && stats.webSockets.pingsSent >= 4)
     }
 }
+
+@Suite struct AsyncWebSocketTests {
+    static func server(log: EventLog) throws -> TestServer {
+        try TestServer(routes: { router in
+            router.webSocket("/room/:name") { ws in
+                let name = ws.request.parameter("name") ?? "?"
+                ws.send("welcome to \(name), \(ws.request.query("user") ?? "anonymous")")
+                for await message in ws.messages {
+                    guard case .text(let text) = message else {
+                        ws.send(message)
+                        continue
+                    }
+                    switch text {
+                    case "slow":
+                        try await Task.sleep(for: .milliseconds(50))  // awaits before replying
+                        ws.send("slow done")
+                    case "throw":
+                        struct Oops: Error {}
+                        throw Oops()
+                    case "return":
+                        return
+                    default:
+                        ws.send(text)
+                    }
+                }
+                log.add("ended \(name) \(ws.closeStatus.map { "\($0.code)" } ?? "open")")
+            }
+        })
+    }
+
+    @Test func anAsyncHandlerAwaitsRepliesAndEndsWithTheConnection() async throws {
+        let log = EventLog()
+        let s = try Self.server(log: log)
+        let port = s.port
+        let events = try await onOwnThread { () -> [String] in
+            let c = try TestClient(port: port)
+            #expect(try c.upgrade("/room/lobby?user=ada").status == 101)
+            var got = [try c.readText()]
+            try c.sendText("slow")
+            try c.sendText("fast")
+            got.append(try c.readText())
+            got.append(try c.readText())
+            try c.sendClose(1000)
+            got.append("close \(try c.readClose().code ?? 0)")
+            return got
+        }
+        #expect(events == ["welcome to lobby, ada", "slow done", "fast", "close 1000"], "in order, the slow one first")
+        #expect(log.wait(for: "ended lobby") == "ended lobby 1000")
+    }
+
+    @Test func returningClosesNormallyAndThrowingCloses1011() async throws {
+        let log = EventLog()
+        let s = try Self.server(log: log)
+        let port = s.port
+        let codes = try await onOwnThread { () -> [UInt16?] in
+            var codes: [UInt16?] = []
+            for word in ["return", "throw"] {
+                let c = try TestClient(port: port)
+                try c.upgrade("/room/x")
+                _ = try c.readText()
+                try c.sendText(word)
+                codes.append(try c.readClose().code)
+            }
+            return codes
+        }
+        #expect(codes == [1000, 1011])
+    }
+
+    @Test func aFloodWaitsForTheHandlerInsteadOfPilingUp() async throws {
+        let log = EventLog()
+        let s = try Self.server(log: log)
+        let port = s.port
+        let count = 2000
+        let echoed = try await onOwnThread { () -> Int in
+            let c = try TestClient(port: port)
+            try c.upgrade("/room/flood")
+            _ = try c.readText()
+            try c.sendText("slow")  // the handler sleeps while the flood arrives
+            for k in 0..<count { try c.sendFrame(.binary, Array(repeating: UInt8(k & 0xFF), count: 1000)) }
+            #expect(try c.readText() == "slow done")
+            var n = 0
+            while n < count {
+                let (opcode, payload) = try c.readFrame()
+                guard opcode == 0x2 else { continue }
+                #expect(payload.count == 1000 && payload[0] == UInt8(n & 0xFF), "in order")
+                n += 1
+            }
+            return n
+        }
+        #expect(echoed == count)
+        let stats = await s.server.stats()
+        #expect(stats.webSockets.readPauses > 0, "the connection was not read while the handler's queue was full")
+    }
+}

@@ -13,6 +13,11 @@ extension WebSocketEngine {
             guard writeOutput(id, r) else { return }
             return afterWrite(id)
         }
+        if r.pointee.flags.contains(.paused) {
+            // Watched for nothing: only an error or a hang-up is reported.
+            if events.contains(.error) || events.contains(.hangup) { peerGone(id, reason: "connection reset by the client") }
+            return
+        }
         read(id, r)
     }
 

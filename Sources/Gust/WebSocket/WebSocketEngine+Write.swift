@@ -88,7 +88,7 @@ extension WebSocketEngine {
     /// Output the socket would not take: kept in a lease, written when it is writable.
     func holdOutput(_ id: SlotID, _ r: UnsafeMutablePointer<WebSocketRecord>, _ rest: UnsafeRawBufferPointer) {
         r.pointee.output = http.takeOutputLease(copying: rest)
-        watch(id, r, .writable)
+        updateInterest(id, r)
     }
 
     /// Writes the output lease; true unless the connection is gone. An emptied lease is given
@@ -104,7 +104,7 @@ extension WebSocketEngine {
                 case .processed(let n):
                     lease.pointee.readerIndex += n
                 case .wouldBlock:
-                    watch(id, r, .writable)
+                    updateInterest(id, r)
                     return true
                 }
             } catch {
@@ -114,16 +114,35 @@ extension WebSocketEngine {
         }
         r.pointee.output = nil
         http.releaseOutputLease(lease)
-        watch(id, r, .readable)
+        updateInterest(id, r)
         return true
     }
 
-    /// Changes what the descriptor is watched for (a no-op when it already is).
-    func watch(_ id: SlotID, _ r: UnsafeMutablePointer<WebSocketRecord>, _ interest: Events) {
-        let writing = r.pointee.flags.contains(.watchingWrites)
-        guard writing != (interest == .writable) else { return }
-        if interest == .writable { r.pointee.flags.insert(.watchingWrites) } else { r.pointee.flags.remove(.watchingWrites) }
-        try? reactor.modify(r.pointee.fd, interest: interest, token: Self.token(id))
+    /// Watches the descriptor for what the connection waits for: writing while output is
+    /// pending (a client that does not read is not read either), nothing while its async
+    /// handler has a full queue (errors and hang-ups are reported regardless), else reading.
+    /// A no-op when nothing changes.
+    func updateInterest(_ id: SlotID, _ r: UnsafeMutablePointer<WebSocketRecord>) {
+        let writing = r.pointee.output != nil
+        let idle = !writing && r.pointee.flags.contains(.paused)
+        guard writing != r.pointee.flags.contains(.watchingWrites) || idle != r.pointee.flags.contains(.watchingNothing) else { return }
+        if writing { r.pointee.flags.insert(.watchingWrites) } else { r.pointee.flags.remove(.watchingWrites) }
+        if idle { r.pointee.flags.insert(.watchingNothing) } else { r.pointee.flags.remove(.watchingNothing) }
+        try? reactor.modify(r.pointee.fd, interest: writing ? .writable : idle ? [] : .readable, token: Self.token(id))
+    }
+
+    /// The async handler's queue is full: stop reading until it catches up.
+    func pauseReading(_ id: SlotID) {
+        guard let r = records.pointer(to: id), !r.pointee.flags.contains(.lingering) else { return }
+        r.pointee.flags.insert(.paused)
+        counters.readPauses += 1
+        updateInterest(id, r)
+    }
+
+    func resumeReading(_ id: SlotID) {
+        guard let r = records.pointer(to: id), r.pointee.flags.contains(.paused) else { return }
+        r.pointee.flags.remove(.paused)
+        updateInterest(id, r)
     }
 
     /// Once output is all written: the close handshake's end closes TCP; a failed

@@ -142,6 +142,7 @@ extension WebSocketEngine {
         s.pingsSent = counters.pingsSent
         s.published = counters.published
         s.inputLeases = inputLeases.leased
+        s.readPauses = counters.readPauses
         s.recordBytes = MemoryLayout<WebSocketRecord>.stride
         return s
     }

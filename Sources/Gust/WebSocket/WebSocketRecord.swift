@@ -22,7 +22,7 @@ struct WebSocketRecord {
 }
 
 struct WebSocketFlags: OptionSet {
-    var rawValue: UInt8
+    var rawValue: UInt16
     /// Close TCP once the output is written (the close handshake is over).
     static let closeWhenFlushed = WebSocketFlags(rawValue: 1 << 0)
     /// Send FIN once the output is written, then read and drop until the client closes too
@@ -37,6 +37,9 @@ struct WebSocketFlags: OptionSet {
     static let finished = WebSocketFlags(rawValue: 1 << 5)
     /// Watched for writing (output pending), not reading.
     static let watchingWrites = WebSocketFlags(rawValue: 1 << 6)
+    /// Not read for now (its async handler's queue is full); watched for nothing then.
+    static let paused = WebSocketFlags(rawValue: 1 << 7)
+    static let watchingNothing = WebSocketFlags(rawValue: 1 << 8)
 }
 
 /// What a connection keeps only while a frame or a message is part-way through.
@@ -63,4 +66,6 @@ struct WebSocketCounters {
     var pingsSent = 0
     /// Publications delivered to this reactor's subscribers (one per subscriber).
     var published = 0
+    /// Times a connection stopped being read because its async handler fell behind.
+    var readPauses = 0
 }
