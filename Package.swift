@@ -48,7 +48,9 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "GustBench",
-            dependencies: ["GustCore", "GustHTTP1", "GustIO", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: [
+                "GustCore", "GustHTTP1", "GustIO", "GustWebSocket", .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
             swiftSettings: strict),
         .executableTarget(
             name: "gust",

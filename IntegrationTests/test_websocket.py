@@ -307,3 +307,77 @@ def test_the_async_tier_with_websockets_and_websocket_client(ws_server):
     ws.send_binary(b"\x00" * 50000)
     assert ws.recv() == b"\x00" * 50000
     ws.close()
+
+
+# --- gust bench ws, against Gust and against a server it did not write -----------------------
+
+def bench_ws(*args, timeout=120):
+    from conftest import GUST
+    out = subprocess.run([GUST, "bench", "ws", *args, "--json", "--quiet"], capture_output=True, text=True, timeout=timeout)
+    import json
+    return out.returncode, (json.loads(out.stdout) if out.stdout.strip() else None), out.stderr
+
+
+def test_bench_ws_holds_echoes_and_times_a_broadcast(ws_server):
+    code, r, err = bench_ws(url(ws_server), "-c", "200", "-d", "3s", "--ping-interval", "200ms", "--connect-rate", "2000")
+    assert code == 0, err
+    assert r["opened"] == 200 and r["open_at_end"] == 200 and r["errors"]["total"] == 0
+    assert r["pongs"] > 200 * 5 and r["ping_us"]["count"] == r["pongs"]
+    code, r, err = bench_ws(url(ws_server), "--mode", "echo", "-c", "10", "-d", "2s")
+    assert code == 0, err
+    assert r["messages_received"] > 1000 and r["echo_us"]["count"] == r["messages_received"]
+    code, r, err = bench_ws(url(ws_server), "--mode", "echo", "--rate", "500", "-c", "10", "-d", "2s")
+    assert code == 0, err
+    assert 900 <= r["messages_received"] <= 1000, "an open loop sends what its schedule says"
+    code, r, err = bench_ws(url(ws_server, "/ws/topic/bench"), "--mode", "broadcast", "-c", "100", "-d", "3s",
+                            "--publish-after", "1s", "--rate", "20", "--fail-if", "errors>0")
+    assert code == 0, err
+    assert r["publications"] >= 30 and r["delivery_us"]["count"] >= 100 * (r["publications"] - 2)
+    assert r["last_delivery_us"]["count"] == r["publications"]
+
+
+def test_bench_ws_over_several_processes_merges_their_results(ws_server):
+    code, r, err = bench_ws(url(ws_server), "-c", "90", "-d", "2s", "--processes", "3", "--source", "127.0.0.2-127.0.0.4")
+    assert code == 0, err
+    assert r["processes"] == 3 and r["opened"] == 90 and r["open_at_end"] == 90 and r["pongs"] >= 90
+
+
+def test_bench_ws_counts_refusals_and_fails_thresholds(ws_server):
+    code, r, err = bench_ws(f"ws://127.0.0.1:{ws_server.port}/plaintext", "-c", "5", "-d", "1s", "--fail-if", "errors.handshake>0")
+    assert code == 2 and r["errors"]["handshake"] == 5 and r["opened"] == 0
+    assert "threshold breached" in err
+
+
+ECHO_SERVER = """
+import asyncio, sys, websockets
+count = 0
+async def echo(ws):
+    global count
+    async for m in ws:
+        count += 1
+        await ws.send(m)
+async def main():
+    async with websockets.serve(echo, "127.0.0.1", 0) as server:
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        print(count, flush=True)
+asyncio.run(main())
+"""
+
+
+def test_bench_ws_against_the_websockets_library_counts_what_it_echoed():
+    peer = subprocess.Popen(["python3", "-c", ECHO_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(peer.stdout.readline())
+        code, r, err = bench_ws(f"ws://127.0.0.1:{port}/", "--mode", "echo", "-c", "4", "-d", "2s")
+        assert code == 0, err
+        assert r["errors"]["total"] == 0 and r["opened"] == 4
+        peer.stdin.write("\n")
+        peer.stdin.flush()
+        echoed = int(peer.stdout.readline())
+        # Every message the bench counts came back from the peer; at most the 4 in flight at
+        # the end were echoed and not counted.
+        assert r["messages_received"] <= echoed <= r["messages_received"] + 4
+        assert r["messages_sent"] >= echoed
+    finally:
+        peer.kill()

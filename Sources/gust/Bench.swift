@@ -2,9 +2,18 @@ import ArgumentParser
 import GustBench
 @_spi(GustInternal) import GustIO
 
-/// `gust bench`: an HTTP/1.1 load generator on Gust's reactors.
+/// `gust bench`: load generators on Gust's reactors: HTTP/1.1 (the default) and WebSocket.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
+        abstract: "Load-test a server: HTTP/1.1 (gust bench URL) or WebSocket (gust bench ws URL).",
+        subcommands: [HTTPBench.self, WebSocketBench.self],
+        defaultSubcommand: HTTPBench.self)
+}
+
+/// `gust bench [http] URL`: an HTTP/1.1 load generator on Gust's reactors.
+struct HTTPBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "http",
         abstract: "Load-test an HTTP/1.1 server: closed or open loop, latencies corrected for coordinated omission.",
         discussion: """
             Exit status: 0 when the run completed and no --fail-if threshold was breached; 1 when \
