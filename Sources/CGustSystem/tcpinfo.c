@@ -13,3 +13,13 @@ int cgust_tcp_bytes_acked(int fd, uint64_t *acked) {
     *acked = info.tcpi_bytes_acked;
     return 0;
 }
+
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
+
+int cgust_tcp_send_queue(int fd, uint64_t *queued) {
+    int value = 0;
+    if (ioctl(fd, SIOCOUTQ, &value) != 0) return -1;
+    *queued = value < 0 ? 0 : (uint64_t)value;
+    return 0;
+}

@@ -105,6 +105,13 @@ extension System {
         return cgust_tcp_bytes_acked(fd, &acked) == 0 ? acked : nil
     }
 
+    /// Bytes in a TCP socket's send queue that the peer has not acknowledged yet (SIOCOUTQ),
+    /// or nil.
+    public static func sendQueueBytes(_ fd: Int32) -> UInt64? {
+        var queued: UInt64 = 0
+        return cgust_tcp_send_queue(fd, &queued) == 0 ? queued : nil
+    }
+
     /// Disables Nagle's algorithm on a connected TCP socket.
     public static func setNoDelay(_ fd: Int32) {
         var one: Int32 = 1

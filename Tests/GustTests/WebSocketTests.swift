@@ -359,3 +359,70 @@ struct Greeter: WebSocketHandler {
         #expect(stats.webSockets.readPauses > 0, "the connection was not read while the handler's queue was full")
     }
 }
+
+/// Heartbeats must not mistake the server's own backpressure for a dead peer.
+@Suite struct WebSocketHeartbeatRegressionTests {
+    static var quickHeartbeat: WebSocketOptions {
+        var o = WebSocketOptions()
+        o.pingInterval = .milliseconds(100)
+        o.pongTimeout = .milliseconds(100)
+        o.maxQueuedBytes = 64 << 20
+        return o
+    }
+
+    @Test func aSlowDownloadIsNotADeadPeer() async throws {
+        let log = EventLog()
+        let s = try TestServer(routes: { router in
+            router.webSocket("/big/:name", options: Self.quickHeartbeat, handler: Greeter(log: log))
+        })
+        let port = s.port
+        let received = try await onOwnThread { () -> Int in
+            // A 64 KiB receive buffer: the server's send buffer (up to 4 MiB) cannot take all
+            // 5 MiB, so output waits on the server while the client reads for over a second.
+            let c = try TestClient(port: port, receiveBuffer: 65536)
+            try c.upgrade("/big/slow")
+            _ = try c.readText()
+            try c.sendText("big")  // 5 MiB, read over well past the pong timeout
+            var total = c.pending.count  // what came with the greeting
+            c.pending = []
+            while total < 5 << 20 {
+                guard let more = try c.readSome(max: 256 * 1024) else { break }
+                total += more.count
+                usleep(20_000)
+            }
+            return total
+        }
+        #expect(received >= 5 << 20, "the whole message arrived")
+        let stats = await s.server.stats()
+        #expect(stats.webSockets.heartbeatTimeouts == 0)
+        #expect(!log.all.contains { $0.contains("no answer to a ping") })
+    }
+
+    @Test func anAsyncHandlerThatFallsBehindDoesNotGetItsClientKilled() async throws {
+        let s = try TestServer(routes: { router in
+            router.webSocket("/ticker", options: Self.quickHeartbeat) { ws in
+                // Never reads its messages: the connection is paused once 64 wait.
+                for k in 0..<20 {
+                    ws.send("tick \(k)")
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+        })
+        let port = s.port
+        let ticks = try await onOwnThread { () -> Int in
+            let c = try TestClient(port: port)
+            try c.upgrade("/ticker")
+            for _ in 0..<200 { try c.sendText("unread") }
+            var ticks = 0
+            while true {
+                let (opcode, payload) = try c.readFrame()
+                if opcode == 0x9 { try c.sendFrame(.pong, payload) }
+                if opcode == 0x1 { ticks += 1 }
+                if opcode == 0x8 { return ticks }
+            }
+        }
+        #expect(ticks == 20, "served to the end, then closed by the handler's return")
+        let stats = await s.server.stats()
+        #expect(stats.webSockets.heartbeatTimeouts == 0 && stats.webSockets.readPauses > 0)
+    }
+}

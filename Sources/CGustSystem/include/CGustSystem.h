@@ -106,6 +106,8 @@ void *cgust_thread_context(void);
 /// The bytes of output the peer has acknowledged on TCP socket `fd` (TCP_INFO's
 /// tcpi_bytes_acked, Linux 4.1+): 0 and `*acked` set, or -1 (not TCP, or too old a kernel).
 int cgust_tcp_bytes_acked(int fd, uint64_t *acked);
+/// SIOCOUTQ: bytes in the send queue, not yet acknowledged (sent or not).
+int cgust_tcp_send_queue(int fd, uint64_t *queued);
 
 // Processes (reload and prefork). Signal sets are bit masks: bit N is signal N.
 

@@ -60,6 +60,17 @@ extension WebSocketEngine {
         case .ping(let deadline):
             counters.pingsSent += 1
             armTimer(id, r, at: deadline)
+            // A ping behind data the client has not read yet (in our lease, or in the kernel's
+            // send buffer) is answered only once that is read: what the client acknowledges
+            // meanwhile tells a slow reader from a dead one. Idle connections skip the syscall.
+            r.pointee.ackedAtPing = 0
+            if r.pointee.output != nil || r.pointee.flags.contains(.sentSinceHeard),
+                let acked = System.bytesAcknowledged(r.pointee.fd), let queued = System.sendQueueBytes(r.pointee.fd)
+            {
+                // The ping (2 bytes) goes behind the kernel's queue and our lease.
+                r.pointee.ackedAtPing = acked
+                r.pointee.pingDeliveredAt = acked + queued + UInt64(r.pointee.output?.pointee.readableBytes ?? 0) + 2
+            }
             serve(id) {
                 guard let r = records.pointer(to: id) else { return }
                 appendFrame(id, r, .ping, UnsafeRawBufferPointer(start: nil, count: 0))
@@ -68,6 +79,14 @@ extension WebSocketEngine {
             armTimer(id, r, at: until)
         case .idle:
             break
+        case .dead where isSlowReader(r):
+            // Not dead: still reading what was queued ahead of the ping.
+            r.pointee.machine.heard(now: now)
+            armTimer(id, r, at: now + r.pointee.route.heartbeat.timeout)
+        case .dead where r.pointee.flags.contains(.paused):
+            // Not read because its async handler is behind: its answer may be waiting unread.
+            r.pointee.machine.heard(now: now)
+            armTimer(id, r, at: now + r.pointee.route.heartbeat.timeout)
         case .dead:
             counters.heartbeatTimeouts += 1
             finish(id, code: .abnormalClosure, reason: "no answer to a ping")
@@ -76,6 +95,21 @@ extension WebSocketEngine {
             finish(id, code: .abnormalClosure, reason: "no close frame from the client")
             end(id, reset: false)
         }
+    }
+
+    /// A ping went unanswered, but it was queued behind data the client was still taking:
+    /// since the ping (or the last look) it acknowledged more, and at that time the data ahead
+    /// of the ping was not all acknowledged yet. Each look grants one more `pongTimeout`; once
+    /// everything up to the ping has been acknowledged, one last one lets the client read what
+    /// its own buffer holds. A client whose kernel took the ping at once and that stays silent
+    /// is dead to us, however alive its kernel. Costs a TCP_INFO read, only for pings that
+    /// went out behind data.
+    func isSlowReader(_ r: UnsafeMutablePointer<WebSocketRecord>) -> Bool {
+        guard r.pointee.ackedAtPing != 0, r.pointee.ackedAtPing + 2 < r.pointee.pingDeliveredAt,
+            let acked = System.bytesAcknowledged(r.pointee.fd), acked > r.pointee.ackedAtPing
+        else { return false }
+        r.pointee.ackedAtPing = acked
+        return true
     }
 
     /// Shutdown or reload: every connection is closed with 1001 (going away); the reactor

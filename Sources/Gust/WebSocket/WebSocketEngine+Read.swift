@@ -42,6 +42,7 @@ extension WebSocketEngine {
         if n == 0 { return peerGone(id, reason: "the client closed TCP without a close frame") }
         if kept > 0 { r.pointee.input!.pointee.tail.clear() }
         r.pointee.machine.heard(now: now)
+        r.pointee.flags.remove(.sentSinceHeard)
         if r.pointee.flags.contains(.lingering) { return }  // failed: what the client still sends is dropped
         process(id, UnsafeMutableRawBufferPointer(start: buffer, count: kept + n))
     }

@@ -33,6 +33,7 @@ extension WebSocketEngine {
                 let id = SlotID(packed: packed)
                 guard let r = records.pointer(to: id), r.pointee.machine.phase == .open, !r.pointee.flags.contains(.finished) else { continue }
                 counters.published += 1
+                r.pointee.flags.insert(.sentSinceHeard)
                 if let lease = r.pointee.output {
                     if lease.pointee.readableBytes + bytes.count > r.pointee.route.options.maxQueuedBytes {
                         r.pointee.flags.insert(.overflowed)

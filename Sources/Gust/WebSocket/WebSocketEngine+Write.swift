@@ -64,6 +64,7 @@ extension WebSocketEngine {
         let output = http.output
         let count = output.pointee.writerIndex - mark
         if count > 0 {
+            r.pointee.flags.insert(.sentSinceHeard)
             let bytes = UnsafeRawBufferPointer(start: output.pointee.unsafeBase + mark, count: count)
             if let lease = r.pointee.output {
                 lease.pointee.append(bytes)
@@ -103,6 +104,10 @@ extension WebSocketEngine {
                 switch result {
                 case .processed(let n):
                     lease.pointee.readerIndex += n
+                    // Taking output is a sign of life: the connection is not read meanwhile, so
+                    // its pongs wait unread (a slow download must not look like a dead peer).
+                    if n > 0 { r.pointee.machine.heard(now: now) }
+                    r.pointee.flags.insert(.sentSinceHeard)
                 case .wouldBlock:
                     updateInterest(id, r)
                     return true

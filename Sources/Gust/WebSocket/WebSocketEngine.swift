@@ -16,7 +16,7 @@
 /// callback sends is framed into output (the shared output buffer for the connection being
 /// served, else the connection's output lease) and written once it returns.
 ///
-/// Memory: a record (`WebSocketRecord`, about 100 bytes) and one timer entry per connection;
+/// Memory: a record (`WebSocketRecord`, 128 bytes) and one timer entry per connection;
 /// input and output leases only while bytes are in flight; reads land in the HTTP engine's
 /// read buffer. Threading: the reactor's thread only.
 final class WebSocketEngine {
@@ -34,7 +34,7 @@ final class WebSocketEngine {
     lazy var runFlush: () -> Void = { [unowned self] in flushQueued() }
     /// Local subscribers of each topic (packed IDs).
     var subscribers: [String: Set<UInt64>] = [:]
-    var randomState: UInt64
+    var random: SplitMix64
 
     /// Timer payloads of WebSocket connections carry this bit (HTTP's never do: their
     /// generations are cut to 30 bits).
@@ -44,7 +44,7 @@ final class WebSocketEngine {
         self.http = http
         self.hub = hub
         records = Slab(maximumCount: capacity)
-        randomState = 0x9E37_79B9_7F4A_7C15 &+ UInt64(http.reactorID) &* 0xBF58_476D_1CE4_E5B9 &+ UInt64(bitPattern: http.nowNanoseconds)
+        random = SplitMix64(seed: UInt64(http.reactorID) &* 0xBF58_476D_1CE4_E5B9 &+ UInt64(bitPattern: http.nowNanoseconds))
     }
 
     var reactor: Reactor { http.reactor }
@@ -58,14 +58,8 @@ final class WebSocketEngine {
         Self.timerBit | UInt64(id.generation & 0x3fff_ffff) << 32 | UInt64(id.index)
     }
 
-    /// splitmix64: cheap, good enough to spread heartbeats.
-    func nextRandom() -> UInt64 {
-        randomState &+= 0x9E37_79B9_7F4A_7C15
-        var z = randomState
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    /// Spreads heartbeats (jitter).
+    func nextRandom() -> UInt64 { random.next() }
 
     /// Takes over a connection whose `101` is written: a record, the descriptor watched under
     /// the record's token, the first heartbeat timer; then `onOpen`, then the bytes the
@@ -91,6 +85,8 @@ final class WebSocketEngine {
         if !unread.isEmpty {
             unread.withUnsafeMutableBytes { bytes in process(id, bytes) }
         }
+        // Upgraded while the reactor drains (its 101 was on its way): it goes away too.
+        if http.draining { close(id, code: .goingAway, reason: "server shutting down") }
     }
 
     /// Runs `body` (which may call application code) with `id` as the connection being

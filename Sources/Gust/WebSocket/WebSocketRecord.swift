@@ -19,6 +19,11 @@ struct WebSocketRecord {
     var context: AnyObject?
     /// The topics it is subscribed to (on this reactor).
     var topics: [String] = []
+    /// A ping that went out behind data the client had not taken yet: what the client had
+    /// acknowledged then (TCP_INFO; 0: not measured), and what it will have acknowledged once
+    /// the ping itself has reached it.
+    var ackedAtPing: UInt64 = 0
+    var pingDeliveredAt: UInt64 = 0
 }
 
 struct WebSocketFlags: OptionSet {
@@ -40,6 +45,8 @@ struct WebSocketFlags: OptionSet {
     /// Not read for now (its async handler's queue is full); watched for nothing then.
     static let paused = WebSocketFlags(rawValue: 1 << 7)
     static let watchingNothing = WebSocketFlags(rawValue: 1 << 8)
+    /// Bytes went out since the client was last heard: a ping may wait behind them.
+    static let sentSinceHeard = WebSocketFlags(rawValue: 1 << 9)
 }
 
 /// What a connection keeps only while a frame or a message is part-way through.

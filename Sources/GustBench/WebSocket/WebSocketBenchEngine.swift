@@ -47,7 +47,7 @@ final class WebSocketBenchEngine: ReactorDelegate {
     var nextConnectTime: Int64 = 0
     var ending = false
     var finished = false
-    var random: UInt64
+    var random: SplitMix64
     // Open-loop echo and broadcast publishing.
     var sentOnSchedule = 0
     var roundRobin = 0
@@ -61,6 +61,7 @@ final class WebSocketBenchEngine: ReactorDelegate {
     static let connectPayload: UInt64 = 1 << 56
     static let endPayload: UInt64 = 2 << 56
     static let tickPayload: UInt64 = 3 << 56
+    static let sweepPayload: UInt64 = 4 << 56
     static let pingBit: UInt64 = 1 << 62
     static let tick: Int64 = 1_000_000
     /// The key every connection sends (a load generator's; the accept is checked all the same).
@@ -82,18 +83,13 @@ final class WebSocketBenchEngine: ReactorDelegate {
         timeout = configuration.timeout.nanoseconds
         let reactors = Int64(configuration.reactors)
         connectInterval = configuration.connectRate.map { reactors * 1_000_000_000 / Int64($0) } ?? 0
-        random = 0x9E37_79B9_7F4A_7C15 &* UInt64(reactor.id + 1) &+ UInt64(configuration.firstConnection)
+        random = SplitMix64(seed: 0x9E37_79B9_7F4A_7C15 &* UInt64(reactor.id + 1) &+ UInt64(configuration.firstConnection))
     }
 
     deinit { readBuffer.deallocate() }
 
-    func nextRandom() -> UInt64 {
-        random &+= 0x9E37_79B9_7F4A_7C15
-        var z = random
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    /// Masking keys and ping spread.
+    func nextRandom() -> UInt64 { random.next() }
 
     var now: Int64 { System.monotonicNow().nanoseconds }
 
@@ -102,6 +98,7 @@ final class WebSocketBenchEngine: ReactorDelegate {
     func begin() {
         _ = reactor.scheduleTimer(at: Instant(nanoseconds: endTime), payload: Self.endPayload)
         _ = reactor.scheduleTimer(at: Instant(nanoseconds: startTime), payload: Self.connectPayload)
+        _ = reactor.scheduleTimer(at: Instant(nanoseconds: startTime + 1_000_000_000), payload: Self.sweepPayload)
         if configuration.mode == .echo && configuration.rate != nil || configuration.mode == .broadcast && configuration.publishes && reactor.id == 0 {
             let first = configuration.mode == .broadcast ? startTime + configuration.publishAfter.nanoseconds : startTime
             do {
@@ -138,6 +135,7 @@ final class WebSocketBenchEngine: ReactorDelegate {
         if payload == Self.endPayload { return end() }
         if payload == Self.connectPayload { return connectSome() }
         if payload == Self.tickPayload { return tick() }
+        if payload == Self.sweepPayload { return sweep() }
         if payload & Self.pingBit != 0 {
             let k = Int(payload & 0xffff_ffff)
             guard k < clients.count, clients[k].generation == UInt32(truncatingIfNeeded: (payload >> 32) & 0x3f_ffff), clients[k].phase == .open else { return }
@@ -161,7 +159,8 @@ final class WebSocketBenchEngine: ReactorDelegate {
                     _ = reactor.scheduleTimer(at: Instant(nanoseconds: nextConnectTime), payload: Self.connectPayload)
                     return
                 }
-                nextConnectTime = max(nextConnectTime, t - connectInterval) + connectInterval
+                // Timers fire on 1 ms ticks: a tick's worth of connections may go at once, no more.
+                nextConnectTime = max(nextConnectTime, t - max(connectInterval, 2_000_000)) + connectInterval
             }
             startConnect(nextConnect)
             nextConnect += 1
@@ -387,6 +386,7 @@ final class WebSocketBenchEngine: ReactorDelegate {
     func frame(_ k: Int, _ opcode: UInt8, _ payload: UnsafeRawBufferPointer, now t: Int64) {
         switch opcode {
         case 0x9:  // the server's heartbeat
+            stats.serverPings += 1
             sendFrame(k, .pong, payload)
         case 0xA:
             guard payload.count >= 8, clients[k].pingSent != 0 else { return }
@@ -493,6 +493,20 @@ final class WebSocketBenchEngine: ReactorDelegate {
         } else {
             _ = reactor.scheduleTimer(at: Instant(nanoseconds: t + Self.tick), payload: Self.tickPayload)
         }
+    }
+
+    /// Once a second: a connection still connecting or upgrading after `timeout` has failed.
+    func sweep() {
+        guard !ending else { return }
+        let t = now
+        for k in clients.indices where t - clients[k].connectStart > timeout {
+            switch clients[k].phase {
+            case .connecting: failConnect(k, .connect)
+            case .handshaking: failConnect(k, .handshake)
+            default: break
+            }
+        }
+        _ = reactor.scheduleTimer(at: Instant(nanoseconds: t + 1_000_000_000), payload: Self.sweepPayload)
     }
 
     /// The run's end: whatever is open is counted, closed with 1000, and the results go.

@@ -14,10 +14,13 @@ public enum WebSocketBenchReport {
         var out = "gust bench ws \(r.mode.rawValue) \(r.url): \(r.connections) connections"
         out += r.processes > 1 ? " in \(r.processes) processes" : ""
         out += ", \(BenchReport.format(r.durationSeconds, 1))s\n"
+        let pending = s.attempted - s.opened - s.errors(.connect) - s.errors(.handshake)
         out += "  connections  attempted \(s.attempted)  opened \(s.opened)  open at the end \(s.openAtEnd)"
+        out += pending > 0 ? "  still connecting at the end \(pending)" : ""
         out += "  rate \(BenchReport.format(r.connectRate, 1))/s\n"
         out += block("handshake (connect to 101)", s.handshake)
         if s.ping.totalCount > 0 { out += block("ping round trip (\(s.pongsReceived) of \(s.pingsSent))", s.ping) }
+        if s.serverPings > 0 { out += "  the server's pings  \(s.serverPings), each answered\n" }
         if s.echo.totalCount > 0 {
             out += "  echo  \(s.messagesReceived) messages  \(BenchReport.format(r.messagesPerSecond, 1)) msg/s\n"
             out += block("echo latency", s.echo)
@@ -61,6 +64,7 @@ public enum WebSocketBenchReport {
         f.append("\"handshake_us\":\(latency(s.handshake))")
         f.append("\"pings_sent\":\(s.pingsSent)")
         f.append("\"pongs\":\(s.pongsReceived)")
+        f.append("\"server_pings\":\(s.serverPings)")
         f.append("\"ping_us\":\(latency(s.ping))")
         f.append("\"messages_sent\":\(s.messagesSent)")
         f.append("\"messages_received\":\(s.messagesReceived)")

@@ -46,6 +46,8 @@ public struct WebSocketBenchStats: Sendable, Codable {
     public var messagesReceived = 0
     public var pingsSent = 0
     public var pongsReceived = 0
+    /// Pings the server sent (its heartbeat), each answered.
+    public var serverPings = 0
     public var published = 0
     public var errors = [Int](repeating: 0, count: WebSocketBenchError.allCases.count)
     /// Monotonic times of the first and last `101`.
@@ -78,6 +80,7 @@ public struct WebSocketBenchStats: Sendable, Codable {
         messagesReceived += o.messagesReceived
         pingsSent += o.pingsSent
         pongsReceived += o.pongsReceived
+        serverPings += o.serverPings
         published += o.published
         for i in errors.indices { errors[i] += o.errors[i] }
         firstOpen = firstOpen == 0 ? o.firstOpen : (o.firstOpen == 0 ? firstOpen : min(firstOpen, o.firstOpen))
