@@ -426,3 +426,59 @@ struct Greeter: WebSocketHandler {
         #expect(stats.webSockets.heartbeatTimeouts == 0 && stats.webSockets.readPauses > 0)
     }
 }
+
+/// Found on the last read: control frames and the slow-consumer bound; a paused connection's
+/// client leaving.
+@Suite struct WebSocketQueueRegressionTests {
+    @Test func pingsBehindAMessageLargerThanTheQueueBoundDoNotCutAReadingClient() async throws {
+        let log = EventLog()
+        var options = WebSocketHeartbeatRegressionTests.quickHeartbeat
+        options.maxQueuedBytes = 64 * 1024  // far below the 5 MiB message
+        let s = try TestServer(routes: { router in
+            router.webSocket("/big/:name", options: options, handler: Greeter(log: log))
+        })
+        let port = s.port
+        let received = try await onOwnThread { () -> Int in
+            let c = try TestClient(port: port, receiveBuffer: 65536)
+            try c.upgrade("/big/reader")
+            _ = try c.readText()
+            try c.sendText("big")
+            var total = c.pending.count
+            c.pending = []
+            while total < 5 << 20 {
+                guard let more = try c.readSome(max: 256 * 1024) else { break }
+                total += more.count
+                usleep(20_000)
+            }
+            return total
+        }
+        #expect(received >= 5 << 20)
+        let stats = await s.server.stats()
+        #expect(stats.webSockets.slowConsumers == 0 && stats.webSockets.heartbeatTimeouts == 0)
+    }
+
+    @Test func aPausedConnectionsClientThatLeavesIsNoticed() async throws {
+        let s = try TestServer(routes: { router in
+            router.webSocket("/never-reads") { ws in
+                try await Task.sleep(for: .seconds(30))  // never reads its messages
+                ws.send("too late")
+            }
+        })
+        let port = s.port
+        try await onOwnThread {
+            let c = try TestClient(port: port)
+            try c.upgrade("/never-reads")
+            for _ in 0..<200 { try c.sendText("unread") }  // past the queue: paused
+            usleep(100_000)
+            c.shutdownWrite()  // the client leaves (FIN, no reset)
+            usleep(100_000)
+        }
+        var stats = await s.server.stats()
+        for _ in 0..<300 where stats.webSockets.open > 0 {
+            usleep(10_000)
+            stats = await s.server.stats()
+        }
+        #expect(stats.webSockets.readPauses > 0)
+        #expect(stats.webSockets.open == 0, "closed when its client left, not when the handler wakes")
+    }
+}

@@ -72,7 +72,9 @@ final class AsyncWebSocketBridge: Sendable {
         var queue: [WebSocketData] = []
         var head = 0
         var queuedBytes = 0
-        var waiter: CheckedContinuation<WebSocketData?, Never>?
+        /// Tasks waiting for the next message, first come first served (usually one: a
+        /// handler may iterate from several tasks).
+        var waiters: [CheckedContinuation<WebSocketData?, Never>] = []
         var closed: (code: CloseCode, reason: String)?
         var paused = false
         var task: Task<Void, Never>?
@@ -96,10 +98,7 @@ final class AsyncWebSocketBridge: Sendable {
         case .binary(let b): size = b.count
         }
         let (waiter, pause) = state.withLock { s -> (CheckedContinuation<WebSocketData?, Never>?, Bool) in
-            if let w = s.waiter {
-                s.waiter = nil
-                return (w, false)
-            }
+            if !s.waiters.isEmpty { return (s.waiters.removeFirst(), false) }
             s.queue.append(data)
             s.queuedBytes += size
             let pause = s.queue.count - s.head >= Self.pauseCount || s.queuedBytes >= Self.pauseBytes
@@ -112,12 +111,12 @@ final class AsyncWebSocketBridge: Sendable {
 
     /// The connection closed (reactor thread): the sequence ends, the task is cancelled.
     func finish(code: CloseCode, reason: String) {
-        let (waiter, task) = state.withLock { s -> (CheckedContinuation<WebSocketData?, Never>?, Task<Void, Never>?) in
+        let (waiters, task) = state.withLock { s -> ([CheckedContinuation<WebSocketData?, Never>], Task<Void, Never>?) in
             s.closed = (code, reason)
-            defer { s.waiter = nil }
-            return (s.waiter, s.task)
+            defer { s.waiters = [] }
+            return (s.waiters, s.task)
         }
-        waiter?.resume(returning: nil)
+        for waiter in waiters { waiter.resume(returning: nil) }
         task?.cancel()
     }
 
@@ -141,7 +140,7 @@ final class AsyncWebSocketBridge: Sendable {
                     return (.some(data), resume ? s.connection : nil)
                 }
                 if s.closed != nil { return (.some(nil), nil) }
-                s.waiter = c
+                s.waiters.append(c)
                 return (nil, nil)
             }
             if let resume {

@@ -13,10 +13,14 @@
 public struct WebSocket<Context> {
     unowned let engine: WebSocketEngine
     let id: SlotID
+    /// The connection's context box, kept here so that a `WebSocket` stored past its
+    /// connection's close still reads (and writes, harmlessly) its last value.
+    let box: AnyObject?
 
     init(engine: WebSocketEngine, id: SlotID) {
         self.engine = engine
         self.id = id
+        box = Context.self == Void.self ? nil : engine.context(of: id)
     }
 
     /// Whether the connection is open (no close frame sent or received yet).
@@ -52,17 +56,16 @@ public struct WebSocket<Context> {
         engine.close(id, code: code, reason: reason)
     }
 
-    /// The value `accept` made for this connection (read it while the connection is open, or
-    /// in `onClose`).
+    /// The value `accept` made for this connection (after it closed: its last value).
     public var context: Context {
         get {
             if Context.self == Void.self { return () as! Context }
-            guard let box = engine.context(of: id) else { preconditionFailure("the connection is gone") }
+            guard let box else { preconditionFailure("the connection was gone before its callback") }
             return unsafeDowncast(box, to: ContextBox<Context>.self).value
         }
         nonmutating set {
             if Context.self == Void.self { return }
-            guard let box = engine.context(of: id) else { return }
+            guard let box else { return }
             unsafeDowncast(box, to: ContextBox<Context>.self).value = newValue
         }
     }

@@ -6,8 +6,15 @@ extension WebSocketEngine {
     /// the client answers or after `closeTimeout`. A no-op once closing.
     func close(_ id: SlotID, code: CloseCode, reason: String) {
         guard let r = records.pointer(to: id), !r.pointee.flags.contains(.finished), r.pointee.machine.close() else { return }
-        appendClose(id, r, code: code, reason: reason)
+        // §7.4.1: 1005, 1006, 1015 and non-codes never go on the wire: a close frame without a code.
+        appendClose(id, r, code: code.isValidOnTheWire ? code : nil, reason: reason)
         armTimer(id, r, at: now + r.pointee.route.heartbeat.closeTimeout)
+        // Not read while its async handler was behind: read again, for the client's close
+        // frame (messages are dropped from now on, so nothing more waits for the handler).
+        if r.pointee.flags.contains(.paused) {
+            r.pointee.flags.remove(.paused)
+            updateInterest(id, r)
+        }
     }
 
     /// Calls `onClose` once (application code); afterwards nothing is sent or delivered.

@@ -14,8 +14,10 @@ extension WebSocketEngine {
             return afterWrite(id)
         }
         if r.pointee.flags.contains(.paused) {
-            // Watched for nothing: only an error or a hang-up is reported.
-            if events.contains(.error) || events.contains(.hangup) { peerGone(id, reason: "connection reset by the client") }
+            // Watched for the client leaving only: an error, a hang-up, or its FIN.
+            if events.contains(.error) || events.contains(.hangup) || events.contains(.readHangup) {
+                peerGone(id, reason: "the client left while its messages waited for the handler")
+            }
             return
         }
         read(id, r)

@@ -11,15 +11,16 @@ extension WebSocketEngine {
 
     /// Frames `payload` into the connection's output: the shared buffer while the connection
     /// is being served and has nothing pending (written when its callbacks return), else its
-    /// output lease, queued for a flush. A lease past `maxQueuedBytes` marks the connection
-    /// a slow consumer, closed at that flush.
+    /// output lease, queued for a flush. A message that would take the lease past
+    /// `maxQueuedBytes` marks the connection a slow consumer, closed at that flush; control
+    /// frames (pings, pongs, close: small, and bounded by the protocol's pace) always go.
     func appendFrame(_ id: SlotID, _ r: UnsafeMutablePointer<WebSocketRecord>, _ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
         if current == id.packed && r.pointee.output == nil {
             return Self.frame(opcode, payload, into: &http.output.pointee)
         }
         guard !r.pointee.flags.contains(.overflowed) else { return }
         if let lease = r.pointee.output {
-            guard lease.pointee.readableBytes + payload.count <= r.pointee.route.options.maxQueuedBytes else {
+            guard opcode.isControl || lease.pointee.readableBytes + payload.count <= r.pointee.route.options.maxQueuedBytes else {
                 r.pointee.flags.insert(.overflowed)
                 return enqueue(id, r)
             }
@@ -133,7 +134,8 @@ extension WebSocketEngine {
         guard writing != r.pointee.flags.contains(.watchingWrites) || idle != r.pointee.flags.contains(.watchingNothing) else { return }
         if writing { r.pointee.flags.insert(.watchingWrites) } else { r.pointee.flags.remove(.watchingWrites) }
         if idle { r.pointee.flags.insert(.watchingNothing) } else { r.pointee.flags.remove(.watchingNothing) }
-        try? reactor.modify(r.pointee.fd, interest: writing ? .writable : idle ? [] : .readable, token: Self.token(id))
+        // Paused: watched for the client leaving only (a FIN), not for its messages.
+        try? reactor.modify(r.pointee.fd, interest: writing ? .writable : idle ? .readHangup : .readable, token: Self.token(id))
     }
 
     /// The async handler's queue is full: stop reading until it catches up.

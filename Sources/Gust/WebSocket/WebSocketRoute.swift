@@ -76,9 +76,13 @@ extension AnyWebSocketRoute {
     /// the headers that say what is spoken), 400 (a bad key, or a body), 403 (origin), or the
     /// application's `HTTPError`. Reactor thread, inline.
     func handshake(_ req: borrowing Request, _ res: inout ResponseWriter) throws {
-        let check = WebSocketHandshake.check(
-            upgrade: req.headers(named: "Upgrade"), connection: req.headers(named: "Connection"),
-            version: req.headers(named: "Sec-WebSocket-Version"), key: req.headers(named: "Sec-WebSocket-Key"))
+        // §4.1: the method is GET (a GET route answers HEAD too: that is no handshake).
+        let check =
+            req.method != .get
+            ? .failure(.notWebSocket)
+            : WebSocketHandshake.check(
+                upgrade: req.headers(named: "Upgrade"), connection: req.headers(named: "Connection"),
+                version: req.headers(named: "Sec-WebSocket-Version"), key: req.headers(named: "Sec-WebSocket-Key"))
         let key: String
         switch check {
         case .success(let k):
@@ -94,6 +98,10 @@ extension AnyWebSocketRoute {
                 break
             }
             return res.send(failure.status == 426 ? .upgradeRequired : .badRequest, failure.message)
+        }
+        // §4.1: an HTTP/1.1 request (there is no 101 for HTTP/1.0: `upgrade` requires 1.1).
+        guard req.version == .http1_1 else {
+            return res.send(.badRequest, "a WebSocket handshake needs HTTP/1.1\n")
         }
         guard req.header("Content-Length").map({ $0 == "0" }) ?? true, req.header("Transfer-Encoding") == nil else {
             return res.send(.badRequest, "an upgrade request has no body\n")
