@@ -1,4 +1,5 @@
 @_spi(GustInternal) import Gust
+@_spi(GustInternal) import GustIO
 import Synchronization
 import Testing
 
@@ -48,9 +49,11 @@ struct Greeter: WebSocketHandler {
         case "big":
             ws.send(binary: [UInt8](repeating: 7, count: 5 << 20))
         case "later":
+            // From another thread (a thread of its own: in a loaded test run the global
+            // executor's few threads may all be blocked by other tests' socket reads).
             let handle = ws.handle
-            Task.detached {
-                try? await Task.sleep(for: .milliseconds(20))
+            _ = OSThread.spawn(name: "test-sender") {
+                usleep(20_000)
                 handle.send("from a task")
             }
         case "fail":
@@ -227,7 +230,9 @@ struct Greeter: WebSocketHandler {
         try c.upgrade("/greet/gus")
         _ = try c.readText()
         let server = s.server
-        let stopping = Task.detached { server.stopGracefully() }
+        // The stop blocks: on a thread of its own, not the global executor's (see "later").
+        let report = Mutex<ShutdownReport?>(nil)
+        _ = OSThread.spawn(name: "test-stop") { report.withLock { $0 = server.stopGracefully() } }
         let client = UncheckedBox(c)
         let code = try await onOwnThread {
             let c = client.value
@@ -237,8 +242,9 @@ struct Greeter: WebSocketHandler {
             return code
         }
         #expect(code == 1001)
-        let report = await stopping.value
-        #expect(report.openAtSignal == 1 && report.closedUnfinished == 0)
+        for _ in 0..<1000 where report.withLock({ $0 == nil }) { usleep(10_000) }
+        let done = report.withLock { $0 }
+        #expect(done?.openAtSignal == 1 && done?.closedUnfinished == 0)
         #expect(log.wait(for: "close gus") == "close gus 1001 ")
     }
 
