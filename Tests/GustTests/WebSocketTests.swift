@@ -376,17 +376,13 @@ struct Greeter: WebSocketHandler {
         return o
     }
 
-    @Test func aSlowDownloadIsNotADeadPeer() async throws {
-        let log = EventLog()
-        let s = try TestServer(routes: { router in
-            router.webSocket("/big/:name", options: Self.quickHeartbeat, handler: Greeter(log: log))
-        })
-        let port = s.port
-        let received = try await onOwnThread { () -> Int in
-            // A 64 KiB receive buffer: the server's send buffer (up to 4 MiB) cannot take all
-            // 5 MiB, so output waits on the server while the client reads for over a second.
+    /// Asks a `Greeter` at `path` for its 5 MiB message and reads it slowly, through a 64 KiB
+    /// receive buffer: the server's send buffer (up to 4 MiB) cannot take it all, so output
+    /// waits on the server while the client reads for over a second. Returns the bytes read.
+    static func readBigSlowly(port: Int, path: String) async throws -> Int {
+        try await onOwnThread { () -> Int in
             let c = try TestClient(port: port, receiveBuffer: 65536)
-            try c.upgrade("/big/slow")
+            try c.upgrade(path)
             _ = try c.readText()
             try c.sendText("big")  // 5 MiB, read over well past the pong timeout
             var total = c.pending.count  // what came with the greeting
@@ -398,6 +394,14 @@ struct Greeter: WebSocketHandler {
             }
             return total
         }
+    }
+
+    @Test func aSlowDownloadIsNotADeadPeer() async throws {
+        let log = EventLog()
+        let s = try TestServer(routes: { router in
+            router.webSocket("/big/:name", options: Self.quickHeartbeat, handler: Greeter(log: log))
+        })
+        let received = try await Self.readBigSlowly(port: s.port, path: "/big/slow")
         #expect(received >= 5 << 20, "the whole message arrived")
         let stats = await s.server.stats()
         #expect(stats.webSockets.heartbeatTimeouts == 0)
@@ -443,21 +447,7 @@ struct Greeter: WebSocketHandler {
         let s = try TestServer(routes: { router in
             router.webSocket("/big/:name", options: options, handler: Greeter(log: log))
         })
-        let port = s.port
-        let received = try await onOwnThread { () -> Int in
-            let c = try TestClient(port: port, receiveBuffer: 65536)
-            try c.upgrade("/big/reader")
-            _ = try c.readText()
-            try c.sendText("big")
-            var total = c.pending.count
-            c.pending = []
-            while total < 5 << 20 {
-                guard let more = try c.readSome(max: 256 * 1024) else { break }
-                total += more.count
-                usleep(20_000)
-            }
-            return total
-        }
+        let received = try await WebSocketHeartbeatRegressionTests.readBigSlowly(port: s.port, path: "/big/reader")
         #expect(received >= 5 << 20)
         let stats = await s.server.stats()
         #expect(stats.webSockets.slowConsumers == 0 && stats.webSockets.heartbeatTimeouts == 0)
