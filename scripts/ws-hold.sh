@@ -16,7 +16,10 @@ DURATION=${DURATION:-5m}
 PROCS=${PROCS:-$(( (N + 17999) / 18000 + 1 ))}
 RATE=${RATE:-5000}
 PORT=${PORT:-18810}
-SOURCES=${SOURCES:-127.0.0.2-127.0.0.21}
+# One source address per ~4,000 connections: the kernel's search for a free local port slows
+# down as an address's 28,000 ports fill (60 addresses for a million stalled near 850,000).
+COUNT=$(( N / 4000 )); [ $COUNT -lt 20 ] && COUNT=20; [ $COUNT -gt 250 ] && COUNT=250
+SOURCES=${SOURCES:-127.0.0.2-127.0.0.$(( COUNT + 1 ))}
 PING=${PING:-10s}              # the bench's pings ('none': only the server's heartbeat)
 SERVER_PING=${SERVER_PING:-30s}
 PONG_TIMEOUT=${PONG_TIMEOUT:-10s}
