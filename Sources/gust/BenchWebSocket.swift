@@ -18,8 +18,8 @@ struct WebSocketBench: ParsableCommand {
 
             More connections than one process may hold descriptors for are split over several \
             processes of this program (--processes, chosen for you), merged at the end. Each source \
-            address reaches one server port from about 28,000 local ports: past that, give a range \
-            (--source 127.0.0.2-127.0.0.20).
+            address reaches one server port from about 28,000 local ports, and connect() slows as \
+            they fill: give about one address per 4,000 connections (--source 127.0.0.2-127.0.0.251).
 
             Exit status: 0, or 1 when the run could not start, 2 when a --fail-if holds, 128+N for \
             signal N. --fail-if: handshake|ping|echo|delivery|last .p50|p90|p99|p99.9|max|mean \
