@@ -193,8 +193,7 @@ final class HTTPEngine: ReactorDelegate {
     }
 
     /// The payload for a timer that belongs to connection `id`: the slot index and the
-    /// generation (31 bits).
-    /// (30 bits: payloads with bit 62 set are the WebSocket engine's).
+    /// generation, cut to 30 bits (payloads with bit 62 set are the WebSocket engine's).
     func timerPayload(_ id: SlotID) -> UInt64 {
         UInt64(id.generation & 0x3fff_ffff) << 32 | UInt64(id.index)
     }
