@@ -27,7 +27,7 @@ final class BenchEngine: ReactorDelegate {
     unowned let reactor: Reactor
     let configuration: BenchConfiguration
     let plan: ReactorPlan
-    let control: RunControl
+    let control: RunControl<BenchStats>
     var connections: [ClientConnection]
     let depth: Int
     let requestLength: Int
@@ -63,7 +63,7 @@ final class BenchEngine: ReactorDelegate {
     static let sweepInterval: Duration = .milliseconds(10)
     static let retryDelay: Duration = .milliseconds(50)
 
-    init(reactor: Reactor, configuration: BenchConfiguration, plan: ReactorPlan, address: SocketAddress, control: RunControl) {
+    init(reactor: Reactor, configuration: BenchConfiguration, plan: ReactorPlan, address: SocketAddress, control: RunControl<BenchStats>) {
         self.reactor = reactor
         self.configuration = configuration
         self.plan = plan

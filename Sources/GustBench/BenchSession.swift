@@ -10,7 +10,7 @@ import Synchronization
 public final class BenchSession: Sendable {
     public let configuration: BenchConfiguration
     let group: ReactorGroup
-    let control: RunControl
+    let control: RunControl<BenchStats>
     /// Monotonic nanoseconds: when sending starts, and when measuring starts (after the warm-up).
     public let startTime: Int64
     let measureStart: Int64
@@ -79,14 +79,7 @@ public final class BenchSession: Sendable {
     /// Every reactor's counters and histograms so far, merged (one job per reactor, waited for
     /// up to half a second). Allocates: for progress displays, not for hot loops.
     public func progress() -> BenchStats {
-        let box = ProgressBox(expected: group.count)
-        for handle in group.handles {
-            let queued = handle.execute { reactor in
-                box.add((reactor.delegate as? BenchEngine)?.stats)
-            }
-            if !queued { box.add(nil) }
-        }
-        return box.wait()
+        ProgressBox<BenchStats>.collect(group) { ($0.delegate as? BenchEngine)?.stats }
     }
 
     /// Cuts the run short: every reactor stops sending and hands in what it measured. `signal`
@@ -160,14 +153,34 @@ public final class BenchSession: Sendable {
     }
 }
 
+/// A reactor's statistics, merged over reactors (and processes).
+protocol MergeableStats: Sendable {
+    init()
+    mutating func merge(_ other: Self)
+}
+
+extension BenchStats: MergeableStats {}
+extension WebSocketBenchStats: MergeableStats {}
+
 /// Collects one answer per reactor for a progress snapshot; the asking thread waits for them.
-final class ProgressBox: Sendable {
+final class ProgressBox<Stats: MergeableStats>: Sendable {
     let expected: Int
-    let answers = Mutex<(count: Int, stats: BenchStats)>((0, BenchStats()))
+    let answers = Mutex<(count: Int, stats: Stats)>((0, Stats()))
 
     init(expected: Int) { self.expected = expected }
 
-    func add(_ stats: BenchStats?) {
+    /// Every reactor's statistics so far, each read on its own thread by `read` (one job per
+    /// reactor, waited for up to half a second), merged. Allocates: for progress displays.
+    static func collect(_ group: ReactorGroup, _ read: @escaping @Sendable (Reactor) -> Stats?) -> Stats {
+        let box = ProgressBox(expected: group.count)
+        for handle in group.handles {
+            let queued = handle.execute { reactor in box.add(read(reactor)) }
+            if !queued { box.add(nil) }
+        }
+        return box.wait()
+    }
+
+    func add(_ stats: Stats?) {
         answers.withLock { state in
             if let stats { state.stats.merge(stats) }
             state.count += 1
@@ -175,7 +188,7 @@ final class ProgressBox: Sendable {
     }
 
     /// Waits (up to half a second) for every reactor's answer; returns what arrived.
-    func wait() -> BenchStats {
+    func wait() -> Stats {
         for _ in 0..<500 {
             if let done = answers.withLock({ $0.count == expected ? $0.stats : nil }) { return done }
             System.sleep(.milliseconds(1))

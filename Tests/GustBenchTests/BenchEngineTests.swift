@@ -38,7 +38,7 @@ import Glibc
         let reactor = Reactor(handle: try ReactorHandle(id: 0))
         let engine = BenchEngine(
             reactor: reactor, configuration: config, plan: plan, address: try SocketAddress(host: "127.0.0.1", port: port),
-            control: RunControl(expected: 1))
+            control: RunControl<BenchStats>(expected: 1))
         return (reactor, engine)
     }
 

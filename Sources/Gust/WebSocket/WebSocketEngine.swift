@@ -24,7 +24,8 @@ final class WebSocketEngine {
     let hub: WebSocketHub
     let records: Slab<WebSocketRecord>
     var inputLeases = LeasePool<WebSocketInput>(maximumCached: HTTPEngine.maximumCachedLeases, warmCount: HTTPEngine.warmCachedLeases)
-    @exclusivity(unchecked) var counters = WebSocketCounters()
+    /// Counted by this reactor (`open`, `inputLeases` and `recordBytes` filled in by `snapshot`).
+    @exclusivity(unchecked) var counters = ServerStats.WebSockets()
     /// The connection being served (its packed ID; 0: none): what its callbacks send goes
     /// into the shared output buffer, written when they return.
     var current: UInt64 = 0
@@ -126,19 +127,9 @@ extension HTTPEngine {
 
 extension WebSocketEngine {
     func snapshot() -> ServerStats.WebSockets {
-        var s = ServerStats.WebSockets()
+        var s = counters
         s.open = records.count
-        s.opened = counters.opened
-        s.closed = counters.closed
-        s.messagesIn = counters.messagesIn
-        s.messagesOut = counters.messagesOut
-        s.protocolErrors = counters.protocolErrors
-        s.heartbeatTimeouts = counters.heartbeatTimeouts
-        s.slowConsumers = counters.slowConsumers
-        s.pingsSent = counters.pingsSent
-        s.published = counters.published
         s.inputLeases = inputLeases.leased
-        s.readPauses = counters.readPauses
         s.recordBytes = MemoryLayout<WebSocketRecord>.stride
         return s
     }

@@ -54,7 +54,7 @@ public struct WebSocketOptions: Sendable {
 
     var heartbeat: HeartbeatRules {
         HeartbeatRules(
-            interval: pingInterval.map { max(0, $0.clampedNanoseconds) } ?? 0, timeout: max(1, pongTimeout.clampedNanoseconds),
+            interval: pingInterval.map { $0.clampedNanoseconds } ?? 0, timeout: max(1, pongTimeout.clampedNanoseconds),
             jitter: min(0.9, max(0, pingJitter)), closeTimeout: max(1, closeTimeout.clampedNanoseconds))
     }
 }

@@ -57,22 +57,3 @@ struct WebSocketInput: ~Copyable {
     /// The message joined so far (fragments, or a frame spread over reads).
     var message = ByteBuffer(capacity: 4096)
 }
-
-/// Counters of one reactor's WebSocket connections.
-struct WebSocketCounters {
-    var opened = 0
-    var closed = 0
-    var messagesIn = 0
-    var messagesOut = 0
-    /// Connections failed for breaking the protocol (1002, 1007, 1009).
-    var protocolErrors = 0
-    /// Connections closed because a ping went unanswered.
-    var heartbeatTimeouts = 0
-    /// Connections closed because their client did not read what was queued for it.
-    var slowConsumers = 0
-    var pingsSent = 0
-    /// Publications delivered to this reactor's subscribers (one per subscriber).
-    var published = 0
-    /// Times a connection stopped being read because its async handler fell behind.
-    var readPauses = 0
-}

@@ -6,7 +6,7 @@ import GustWebSocket
 /// them, then holds them with pings, echoes messages, or takes part in a broadcast, and
 /// records what it measures in its own histograms.
 ///
-/// Threading: its reactor's thread only; results leave through `WebSocketRunControl`.
+/// Threading: its reactor's thread only; results leave through a `RunControl`.
 /// Memory per connection: a small record (`Client`); a buffer only while a frame is partial or
 /// output is pending.
 final class WebSocketBenchEngine: ReactorDelegate {
@@ -30,7 +30,7 @@ final class WebSocketBenchEngine: ReactorDelegate {
 
     unowned let reactor: Reactor
     let configuration: WebSocketBenchConfiguration
-    let control: WebSocketRunControl
+    let control: RunControl<WebSocketBenchStats>
     let address: SocketAddress
     var clients: [Client]
     var stats = WebSocketBenchStats()
@@ -67,7 +67,7 @@ final class WebSocketBenchEngine: ReactorDelegate {
     /// The key every connection sends (a load generator's; the accept is checked all the same).
     static let key = "Z3VzdC1iZW5jaC13cy0xNg=="
 
-    init(reactor: Reactor, configuration: WebSocketBenchConfiguration, share: [Int], address: SocketAddress, startTime: Int64, control: WebSocketRunControl) {
+    init(reactor: Reactor, configuration: WebSocketBenchConfiguration, share: [Int], address: SocketAddress, startTime: Int64, control: RunControl<WebSocketBenchStats>) {
         self.reactor = reactor
         self.configuration = configuration
         self.control = control

@@ -1,21 +1,6 @@
 @_spi(GustInternal) import GustCore
 @_spi(GustInternal) import GustIO
 import Histogram
-import Synchronization
-
-/// Where a run's reactors leave their results.
-final class WebSocketRunControl: Sendable {
-    let expected: Int
-    let finished = Mutex<[Int: WebSocketBenchStats]>([:])
-
-    init(expected: Int) { self.expected = expected }
-
-    func reactorFinished(_ id: Int, _ stats: WebSocketBenchStats) { finished.withLock { $0[id] = stats } }
-
-    var results: [WebSocketBenchStats]? {
-        finished.withLock { done in done.count == expected ? done.keys.sorted().map { done[$0]! } : nil }
-    }
-}
 
 /// The outcome of a `gust bench ws` run (one process's, or several merged).
 public struct WebSocketBenchResult: Sendable {
@@ -78,7 +63,7 @@ public enum WebSocketBenchRun {
         } catch {
             throw BenchRun.Failure(description: "cannot start reactors: \(error)")
         }
-        let control = WebSocketRunControl(expected: configuration.reactors)
+        let control = RunControl<WebSocketBenchStats>(expected: configuration.reactors)
         let start = configuration.startAt ?? System.monotonicNow().nanoseconds + 20_000_000
         let reactors = configuration.reactors
         let first = configuration.firstConnection
@@ -117,26 +102,8 @@ public enum WebSocketBenchRun {
             durationSeconds: duration, processes: 1, interrupted: interrupted)
     }
 
-    /// Every reactor's counters so far (histograms left out: a progress line needs counts).
+    /// Every reactor's statistics so far, merged.
     static func snapshot(_ group: ReactorGroup) -> WebSocketBenchStats {
-        let box = Mutex<(Int, WebSocketBenchStats)>((0, WebSocketBenchStats()))
-        for handle in group.handles {
-            let queued = handle.execute { reactor in
-                let s = (reactor.delegate as? WebSocketBenchEngine)?.stats
-                box.withLock { state in
-                    state.0 += 1
-                    if let s {
-                        state.1.opened += s.opened
-                        state.1.attempted += s.attempted
-                        state.1.messagesReceived += s.messagesReceived
-                        state.1.pongsReceived += s.pongsReceived
-                        for i in s.errors.indices { state.1.errors[i] += s.errors[i] }
-                    }
-                }
-            }
-            if !queued { box.withLock { $0.0 += 1 } }
-        }
-        for _ in 0..<500 where box.withLock({ $0.0 }) < group.count { System.sleep(.milliseconds(1)) }
-        return box.withLock { $0.1 }
+        ProgressBox<WebSocketBenchStats>.collect(group) { ($0.delegate as? WebSocketBenchEngine)?.stats }
     }
 }
